@@ -1,0 +1,67 @@
+# retail-brain — `make` or `make help` lists the targets.
+# Every target that needs Python first creates or refreshes .venv from requirements/lock.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export OPENBLAS_NUM_THREADS ?= 1
+export PYTHONUNBUFFERED := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help env run test test-all lint format ingest features bench-data lock clean
+
+help: ## show this help
+	@echo "retail-brain — make targets:"
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
+	@echo ">> creating/refreshing $(VENV) from requirements/lock.txt (first time: ~3 min)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/lock.txt \
+		-c requirements/constraints.txt >$(VENV)/install.log 2>&1 \
+		|| { tail -30 $(VENV)/install.log; echo "pip install failed, see $(VENV)/install.log"; exit 1; }
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
+		>>$(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
+	@$(PY) -c "import torch; assert torch.__version__.endswith('+cpu') or torch.cuda.is_available(), torch.__version__" \
+		|| { echo "torch is not the pinned CPU build; see ENVIRONMENT notes in README"; exit 1; }
+	@touch $@
+
+env: $(STAMP) ## create or refresh the virtual environment only
+
+run: $(STAMP) ## run the main job on the embedded data (ingest -> features -> summary)
+	$(PY) -m pipelines.run $(ARGS)
+
+test: $(STAMP) ## run the test suite (fast tiers; excludes `slow` and `gpu`)
+	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
+
+test-all: $(STAMP) ## run every test, `slow` included (not `gpu`)
+	$(PY) -m pytest -m "not gpu" $(ARGS)
+
+lint: $(STAMP) ## ruff lint + format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP) ## ruff autofix + format
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+ingest: $(STAMP) ## only ingest (Hydra overrides in ARGS="data=generic data.path=...")
+	$(PY) -m pipelines.ingest $(ARGS)
+
+features: $(STAMP) ## only build features from the canonical tables
+	$(PY) -m pipelines.build_features $(ARGS)
+
+bench-data: $(STAMP) ## benchmark ingest + features on the full embedded data
+	$(PY) -m benchmarks.bench_data $(ARGS)
+
+lock: ## re-resolve requirements/lock.txt from requirements/requirements.in (needs the registry)
+	rm -rf /tmp/retail-brain-lock && $(PYTHON) -m venv /tmp/retail-brain-lock
+	/tmp/retail-brain-lock/bin/pip install -q -r requirements/requirements.in -c requirements/constraints.txt
+	/tmp/retail-brain-lock/bin/pip freeze --exclude-editable | sed 's/+cpu//' > requirements/lock.txt
+	@echo "wrote requirements/lock.txt"
+
+clean: ## remove generated data, runs and caches (keeps .venv)
+	rm -rf data/processed outputs multirun logs benchmarks/out .pytest_cache .ruff_cache
+	find mlruns -mindepth 1 ! -name .gitkeep -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""BentoML services (recommendations for marketers, reorder suggestions for planners)."""

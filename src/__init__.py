@@ -1,0 +1,1 @@
+"""retail-brain library: features, forecasting, recommendations and inventory policy."""

@@ -1,0 +1,1 @@
+"""Data layer: adapters, validation, One-ID, canonical tables and feature builders."""

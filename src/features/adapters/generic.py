@@ -1,0 +1,85 @@
+"""Any CSV or Parquet transactions export, mapped by configuration alone.
+
+Required mappings: ``order_id, sku, ts, qty`` and one of ``unit_price`` / ``revenue``
+(``unit_price = revenue / qty``). Everything else is optional; unmapped columns get these
+defaults (also in ``conf/data/generic.yaml``):
+
+=============== ==========================================================
+column          default when not mapped
+=============== ==========================================================
+line            1, 2, ... in file order within each order
+customer_id     null (anonymous)
+channel         ``data.defaults.channel`` ("unknown")
+location_id     ``data.defaults.location_id`` ("default")
+promo           false
+name, category  from the file if mapped, else null / derived from the name
+=============== ==========================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
+from src.features.transactions import SourceSpec
+
+
+def source(
+    path: str | Path,
+    columns: Mapping[str, str | None],
+    *,
+    name: str = "generic",
+    defaults: Mapping | None = None,
+    ts_format: str | None = None,
+    tz: str | None = None,
+    customer_id_is_member_id: bool = True,
+) -> SourceSpec:
+    defaults = dict(defaults or {})
+    return SourceSpec(
+        name=name,
+        path=Path(path),
+        columns={k: v for k, v in columns.items() if v},
+        channel=defaults.get("channel", "unknown"),
+        location_id=defaults.get("location_id", "default"),
+        ts_format=ts_format,
+        tz=tz,
+        customer_id_is_member_id=customer_id_is_member_id,
+    )
+
+
+def inventory_spec(
+    path: str | Path | None, columns: Mapping[str, str | None], as_of: str | None = None
+) -> InventorySpec | None:
+    if not path:
+        return None
+    return InventorySpec(
+        path=Path(path), columns={k: v for k, v in columns.items() if v}, as_of=as_of
+    )
+
+
+def load(
+    path: str | Path,
+    columns: Mapping[str, str | None],
+    *,
+    name: str = "generic",
+    defaults: Mapping | None = None,
+    ts_format: str | None = None,
+    tz: str | None = None,
+    customer_id_is_member_id: bool = True,
+    inventory: Mapping | None = None,
+    options: IngestOptions | None = None,
+) -> IngestResult:
+    """Ingest one export (see ``conf/data/generic.yaml``)."""
+    spec = source(
+        path,
+        columns,
+        name=name,
+        defaults=defaults,
+        ts_format=ts_format,
+        tz=tz,
+        customer_id_is_member_id=customer_id_is_member_id,
+    )
+    inv = dict(inventory or {})
+    inv_spec = inventory_spec(inv.get("path"), inv.get("columns") or {}, inv.get("as_of"))
+    return ingest([spec], options, inventory=inv_spec)

@@ -1,0 +1,134 @@
+"""Column names of every canonical table and derived contract, stated once.
+
+See DESIGN.md ("Canonical tables", "Derived contracts"). Everything else in retail-brain
+imports these names; nothing spells a column as a string literal in the middle of the code.
+"""
+
+from __future__ import annotations
+
+# --- transactions -----------------------------------------------------------------------------
+ORDER_ID = "order_id"
+LINE = "line"
+TS = "ts"
+CUSTOMER_ID = "customer_id"  # One-ID; null = anonymous
+CHANNEL = "channel"
+LOCATION_ID = "location_id"
+SKU = "sku"
+QTY = "qty"  # negative = return
+UNIT_PRICE = "unit_price"
+PROMO = "promo"
+# additions to the DESIGN.md list (see its "Canonical tables" notes)
+LINE_TYPE = "line_type"  # sale | return | adjustment
+LINKED_ORDER_ID = "linked_order_id"  # for returns: the sale they reverse, where it could be found
+SOURCE = "source"  # which source system/file the line came from
+
+TRANSACTIONS = [
+    ORDER_ID,
+    LINE,
+    TS,
+    CUSTOMER_ID,
+    CHANNEL,
+    LOCATION_ID,
+    SKU,
+    QTY,
+    UNIT_PRICE,
+    PROMO,
+    LINE_TYPE,
+    LINKED_ORDER_ID,
+    SOURCE,
+]
+TRANSACTIONS_KEY = [ORDER_ID, LINE]
+
+LINE_SALE = "sale"
+LINE_RETURN = "return"
+LINE_ADJUSTMENT = "adjustment"
+
+# --- customers + identity map -----------------------------------------------------------------
+FIRST_SEEN = "first_seen"
+LAST_SEEN = "last_seen"
+COUNTRY = "country"
+N_SOURCE_IDS = "n_source_ids"
+CUSTOMERS = [CUSTOMER_ID, FIRST_SEEN, LAST_SEEN, COUNTRY, N_SOURCE_IDS]
+
+SOURCE_ID = "source_id"
+MATCH_RULE = "match_rule"  # why this source id belongs to its customer
+IDENTITY_MAP = [SOURCE, SOURCE_ID, CUSTOMER_ID, MATCH_RULE]
+
+# raw identity attributes (inputs of One-ID; only hashes are ever written)
+MEMBER_ID = "member_id"
+EMAIL = "email"
+PHONE = "phone"
+EMAIL_HASH = "email_hash"
+PHONE_HASH = "phone_hash"
+
+# --- products ---------------------------------------------------------------------------------
+NAME = "name"
+CATEGORY = "category"
+SUBCATEGORY = "subcategory"
+UNIT_COST = "unit_cost"
+IS_MERCHANDISE = "is_merchandise"
+PRODUCTS = [SKU, NAME, CATEGORY, SUBCATEGORY, UNIT_COST, IS_MERCHANDISE]
+NON_MERCHANDISE = "non_merchandise"  # category of postage, fees, adjustments, tests ...
+
+# --- locations --------------------------------------------------------------------------------
+LOCATION_TYPE = "type"  # store | warehouse | online | marketplace
+REGION = "region"
+LEAD_TIME_DAYS = "lead_time_days"
+LOCATIONS = [LOCATION_ID, LOCATION_TYPE, REGION, LEAD_TIME_DAYS]
+
+# --- inventory --------------------------------------------------------------------------------
+AS_OF = "as_of"
+ON_HAND = "on_hand"
+ON_ORDER = "on_order"
+INVENTORY = [LOCATION_ID, SKU, AS_OF, ON_HAND, ON_ORDER]
+
+# --- derived: demand panel (Nixtla long format) -------------------------------------------------
+UNIQUE_ID = "unique_id"
+DS = "ds"
+Y = "y"
+PRICE = "price"
+
+# --- derived: interactions --------------------------------------------------------------------
+WEIGHT = "weight"
+INTERACTIONS = [CUSTOMER_ID, SKU, WEIGHT, TS]
+
+# --- derived: RFM / lifecycle -----------------------------------------------------------------
+RECENCY_DAYS = "recency_days"
+FREQUENCY = "frequency"
+MONETARY = "monetary"
+R_SCORE = "r_score"
+F_SCORE = "f_score"
+M_SCORE = "m_score"
+RFM_SCORE = "rfm_score"
+LIFECYCLE = "lifecycle_stage"
+RFM = [
+    CUSTOMER_ID,
+    RECENCY_DAYS,
+    FREQUENCY,
+    MONETARY,
+    R_SCORE,
+    F_SCORE,
+    M_SCORE,
+    RFM_SCORE,
+    LIFECYCLE,
+    FIRST_SEEN,
+    LAST_SEEN,
+]
+
+# --- rejects report ---------------------------------------------------------------------------
+REJECT_FILE = "source_file"
+REJECT_ROW = "source_row"  # 0-based row number in the source file
+REJECT_COLUMN = "column"
+REJECT_RULE = "rule"
+REJECT_VALUE = "value"
+REJECTS = [REJECT_FILE, REJECT_ROW, REJECT_COLUMN, REJECT_RULE, REJECT_VALUE]
+
+# table name -> column list, in the order written to Parquet
+TABLES = {
+    "transactions": TRANSACTIONS,
+    "customers": CUSTOMERS,
+    "identity_map": IDENTITY_MAP,
+    "products": PRODUCTS,
+    "locations": LOCATIONS,
+    "inventory": INVENTORY,
+}

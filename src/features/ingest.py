@@ -1,0 +1,247 @@
+"""Ingestion: sources -> validated canonical tables + rejects report + ingest report.
+
+``ingest`` runs every :class:`SourceSpec` through ``canonical_lines``, stops with a clear error when
+a file is mostly bad (a mapping mistake), assembles the canonical tables and checks an optional
+inventory file against them. ``write_ingest`` writes it all to one folder, atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src.features import columns as C
+from src.features.tables import (
+    CanonicalTables,
+    assemble,
+    conform,
+    fingerprint,
+    summary_counts,
+    write_frames,
+)
+from src.features.transactions import SourceSpec, canonical_lines
+from src.features.validation import (
+    DataValidationError,
+    Rejects,
+    examples_of,
+    inventory_schema,
+    parse_numbers,
+    parse_timestamps,
+    raise_if_too_many,
+    read_table,
+    require_columns,
+    schema_failures,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InventorySpec:
+    """An on-hand / on-order snapshot file and its column mapping (canonical -> source)."""
+
+    path: Path
+    columns: dict[str, str]
+    as_of: str | None = None  # used when no as_of column is mapped
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+        self.columns = {k: v for k, v in dict(self.columns).items() if v}
+        missing = [c for c in (C.LOCATION_ID, C.SKU, C.ON_HAND) if c not in self.columns]
+        if missing:
+            raise ValueError(f"inventory {self.path}: no source column mapped for {missing}")
+        if C.AS_OF not in self.columns and not self.as_of:
+            raise ValueError(f"inventory {self.path}: map an 'as_of' column or give as_of=DATE")
+
+
+@dataclass
+class IngestOptions:
+    """Options shared by every adapter (``ingest:`` in ``conf/ingest.yaml``)."""
+
+    max_reject_fraction: float = 0.5
+    max_future_days: float = 1
+    identity_salt: str = ""
+    default_country_code: str = "44"
+    lead_time_days: float = 7.0
+    min_skus_per_category: int = 10
+
+    @property
+    def max_ts(self) -> pd.Timestamp:
+        return pd.Timestamp.now().normalize() + pd.Timedelta(days=self.max_future_days)
+
+
+@dataclass
+class IngestResult:
+    tables: CanonicalTables
+    rejects: pd.DataFrame
+    report: dict = field(default_factory=dict)
+
+
+def canonical_inventory(
+    spec: InventorySpec, products: pd.DataFrame, locations: pd.DataFrame, rejects: Rejects
+) -> pd.DataFrame:
+    file = str(spec.path)
+    raw = read_table(spec.path).reset_index(drop=True)
+    require_columns(raw, file, spec.columns)
+    rejects.counts_in[file] = len(raw)
+    col = spec.columns
+    inv = pd.DataFrame(
+        {
+            C.LOCATION_ID: raw[col[C.LOCATION_ID]].astype("string").str.strip().astype(object),
+            C.SKU: raw[col[C.SKU]].astype("string").str.strip().astype(object),
+            C.AS_OF: parse_timestamps(raw[col[C.AS_OF]])
+            if C.AS_OF in col
+            else pd.Timestamp(spec.as_of),
+            C.ON_HAND: parse_numbers(raw[col[C.ON_HAND]]),
+            C.ON_ORDER: parse_numbers(raw[col[C.ON_ORDER]]) if C.ON_ORDER in col else 0.0,
+        }
+    )
+    inv[C.AS_OF] = inv[C.AS_OF].astype("datetime64[ns]")
+    mapped_raw = raw[list(dict.fromkeys(col.values()))]
+    schema = inventory_schema(
+        products[C.SKU].astype(object), locations[C.LOCATION_ID].astype(object)
+    )
+    failures = schema_failures(inv, schema)
+    for (column, rule), grp in failures.groupby([C.REJECT_COLUMN, C.REJECT_RULE]):
+        rows = grp["index"].to_numpy()
+        rejects.add(
+            file,
+            rows,
+            col.get(column, column),
+            rule,
+            grp[C.REJECT_VALUE],
+            raw=mapped_raw.iloc[rows],
+        )
+    keep = np.ones(len(inv), dtype=bool)
+    keep[rejects.rejected_rows(file)] = False
+    inv[C.ON_ORDER] = inv[C.ON_ORDER].fillna(0.0)
+    return inv[keep]
+
+
+def ingest(
+    sources: Sequence[SourceSpec],
+    options: IngestOptions | None = None,
+    *,
+    inventory: InventorySpec | None = None,
+    raw_frames: Mapping[str, pd.DataFrame] | None = None,
+    **assemble_options,
+) -> IngestResult:
+    """Validate and canonicalise ``sources``; ``raw_frames`` (by source name) skips file reading.
+
+    ``assemble_options`` go to :func:`src.features.tables.assemble` (e.g. ``products``,
+    ``locations``, ``non_merchandise``).
+    """
+    options = options or IngestOptions()
+    max_ts = options.max_ts
+    rejects = Rejects()
+    parts = []
+    for spec in sources:
+        log.info("reading %s (%s)", spec.path, spec.name)
+        raw = raw_frames.get(spec.name) if raw_frames else None
+        lines = canonical_lines(spec, rejects, max_ts, raw=raw)
+        log.info(
+            "  %s: %d rows in, %d kept", spec.path, rejects.counts_in[str(spec.path)], len(lines)
+        )
+        parts.append(lines)
+    frame = rejects.to_frame()
+    for spec in sources:
+        raise_if_too_many(
+            frame, str(spec.path), rejects.counts_in[str(spec.path)], options.max_reject_fraction
+        )
+    lines = pd.concat(parts, ignore_index=True)
+    if lines.empty:
+        raise DataValidationError(
+            ", ".join(str(s.path) for s in sources),
+            "non_empty",
+            "no valid rows left after validation",
+            examples=examples_of(frame, frame[C.REJECT_RULE].iat[0]) if len(frame) else None,
+        )
+    member_sources = tuple(s.name for s in sources if s.customer_id_is_member_id)
+    assemble_options = {
+        "identity_salt": options.identity_salt,
+        "default_country_code": options.default_country_code,
+        "lead_time_days": options.lead_time_days,
+        "min_skus_per_category": options.min_skus_per_category,
+        **assemble_options,
+    }
+    tables = assemble(lines, member_id_sources=member_sources, **assemble_options)
+    if inventory is not None:
+        inv = canonical_inventory(inventory, tables.products, tables.locations, rejects)
+        tables.inventory = conform("inventory", inv)
+        frame = rejects.to_frame()
+    files = [s.path for s in sources if s.path.exists()] + (
+        [inventory.path] if inventory is not None else []
+    )
+    report = build_report(tables, frame, rejects.counts_in, fingerprint(files) if files else None)
+    return IngestResult(tables=tables, rejects=frame, report=report)
+
+
+def build_report(
+    tables: CanonicalTables,
+    rejects: pd.DataFrame,
+    counts_in: Mapping[str, int],
+    data_fingerprint: str | None,
+) -> dict:
+    per_file = {}
+    for file, n_in in counts_in.items():
+        n_rej = int((rejects[C.REJECT_FILE] == file).sum()) if len(rejects) else 0
+        per_file[file] = {
+            "rows_in": int(n_in),
+            "rows_kept": int(n_in) - n_rej,
+            "rows_rejected": n_rej,
+        }
+    by_rule = {}
+    if len(rejects):
+        for rule, n in rejects[C.REJECT_RULE].value_counts().items():
+            ex = examples_of(rejects, rule, 3)
+            by_rule[rule] = {"rows": int(n), "example_rows": ex.reset_index().to_dict("records")}
+    report = {
+        "data_fingerprint": data_fingerprint,
+        "files": per_file,
+        "rejects_by_rule": by_rule,
+        "summary": summary_counts(tables.transactions),
+        "products": {
+            "skus": int(len(tables.products)),
+            "non_merchandise": int((~tables.products[C.IS_MERCHANDISE]).sum()),
+        },
+        "locations": int(len(tables.locations)),
+        "inventory_rows": int(len(tables.inventory)),
+    }
+    if tables.identity_report is not None:
+        ir = tables.identity_report
+        report["identity"] = {
+            "source_ids": ir.n_source_ids,
+            "customers": ir.n_customers,
+            "merged_customers": ir.n_merged_customers,
+            "source_ids_merged": ir.n_source_ids_merged,
+            "merges_by_rule": ir.merges_by_rule,
+            "source_ids_per_customer": ir.source_ids_per_customer,
+        }
+    return report
+
+
+def write_ingest(result: IngestResult, output: str | Path) -> Path:
+    """Tables as Parquet, ``rejects.csv`` (one row per rejected source row), ``ingest_report.json``."""
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    frames = result.tables.frames()
+    meta = {
+        "tables": {n: int(len(f)) for n, f in frames.items()},
+        "data_fingerprint": result.report.get("data_fingerprint"),
+    }
+    write_frames(
+        output,
+        frames,
+        {
+            "rejects.csv": result.rejects.to_csv(index=False),
+            "ingest_report.json": json.dumps(result.report, indent=2, default=str),
+            "manifest.json": json.dumps(meta, indent=2),
+        },
+    )
+    return output

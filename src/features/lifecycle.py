@@ -1,0 +1,88 @@
+"""RFM scores and lifecycle stages of customers, for marketers and recommenders.
+
+As of a date: **recency** = days since the last purchase, **frequency** = distinct orders,
+**monetary** = net revenue (sales minus returns) of merchandise. Scores 1..``n_bins`` by quantile
+(5 = best: most recent, most frequent, highest spend); ``rfm_score`` joins them ("545").
+
+Lifecycle stage, in this order:
+
+* ``new`` — first purchase within ``new_days``;
+* ``active`` — last purchase within ``active_days``;
+* ``at_risk`` — last purchase within ``at_risk_days``;
+* ``dormant`` — longer ago.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from src.features import columns as C
+
+STAGES = ("new", "active", "at_risk", "dormant")
+
+
+def _score(values: pd.Series, n_bins: int, higher_is_better: bool) -> pd.Series:
+    ranks = values.rank(method="first", ascending=higher_is_better)
+    bins = np.ceil(ranks / len(values) * n_bins).clip(1, n_bins)
+    return bins.astype("int8")
+
+
+def rfm(
+    transactions: pd.DataFrame,
+    products: pd.DataFrame,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    n_bins: int = 5,
+    new_days: int = 30,
+    active_days: int = 90,
+    at_risk_days: int = 180,
+) -> pd.DataFrame:
+    if not new_days <= active_days <= at_risk_days:
+        raise ValueError(
+            "lifecycle thresholds must satisfy new_days <= active_days <= at_risk_days"
+        )
+    tx = transactions[transactions[C.CUSTOMER_ID].notna()]
+    tx = tx[tx[C.SKU].isin(products.loc[products[C.IS_MERCHANDISE], C.SKU])]
+    as_of = (
+        pd.Timestamp(as_of)
+        if as_of is not None
+        else tx[C.TS].max().normalize() + pd.Timedelta(days=1)
+    )
+    tx = tx[tx[C.TS] < as_of]
+    sales = tx[tx[C.LINE_TYPE] == C.LINE_SALE]
+    net = tx[tx[C.LINE_TYPE].isin([C.LINE_SALE, C.LINE_RETURN])]
+    g = sales.groupby(C.CUSTOMER_ID, observed=True)
+    out = pd.DataFrame(
+        {
+            C.FIRST_SEEN: g[C.TS].min(),
+            C.LAST_SEEN: g[C.TS].max(),
+            C.FREQUENCY: g[C.ORDER_ID].nunique(),
+        }
+    )
+    out[C.MONETARY] = (
+        (net[C.QTY] * net[C.UNIT_PRICE]).groupby(net[C.CUSTOMER_ID], observed=True).sum()
+    )
+    out[C.MONETARY] = out[C.MONETARY].fillna(0.0)
+    out[C.RECENCY_DAYS] = (as_of - out[C.LAST_SEEN]).dt.total_seconds() / 86400.0
+    if len(out):
+        out[C.R_SCORE] = _score(out[C.RECENCY_DAYS], n_bins, higher_is_better=False)
+        out[C.F_SCORE] = _score(out[C.FREQUENCY], n_bins, higher_is_better=True)
+        out[C.M_SCORE] = _score(out[C.MONETARY], n_bins, higher_is_better=True)
+    else:
+        out[C.R_SCORE] = out[C.F_SCORE] = out[C.M_SCORE] = pd.Series(dtype="int8")
+    out[C.RFM_SCORE] = (
+        out[C.R_SCORE].astype(str) + out[C.F_SCORE].astype(str) + out[C.M_SCORE].astype(str)
+    )
+    age_first = (as_of - out[C.FIRST_SEEN]).dt.total_seconds() / 86400.0
+    out[C.LIFECYCLE] = np.select(
+        [
+            age_first <= new_days,
+            out[C.RECENCY_DAYS] <= active_days,
+            out[C.RECENCY_DAYS] <= at_risk_days,
+        ],
+        ["new", "active", "at_risk"],
+        default="dormant",
+    )
+    out = out.rename_axis(C.CUSTOMER_ID).reset_index()
+    return out[C.RFM].astype({C.CUSTOMER_ID: "string", C.LIFECYCLE: "string"})

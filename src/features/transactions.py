@@ -1,0 +1,229 @@
+"""From one raw transactions export to canonical lines, with every rejected row accounted for.
+
+All transaction adapters (UCI Online Retail, generic CSV/Parquet, synthetic) describe their file
+with a :class:`SourceSpec` (which source column means which canonical column, plus defaults) and
+go through :func:`canonical_lines`. Identity resolution, product classification and return
+linking happen later, on all sources together (see ``src.features.tables``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src.features import columns as C
+from src.features.validation import (
+    Rejects,
+    normalise_ids,
+    parse_numbers,
+    parse_timestamps,
+    read_table,
+    require_columns,
+    schema_failures,
+    transactions_schema,
+)
+
+# canonical names an export may map; either unit_price or revenue gives the price
+REQUIRED = (C.ORDER_ID, C.SKU, C.TS, C.QTY)
+OPTIONAL = (
+    C.LINE,
+    C.CUSTOMER_ID,
+    C.CHANNEL,
+    C.LOCATION_ID,
+    C.UNIT_PRICE,
+    "revenue",
+    C.PROMO,
+    C.NAME,
+    C.CATEGORY,
+    C.SUBCATEGORY,
+    C.UNIT_COST,
+    C.MEMBER_ID,
+    C.EMAIL,
+    C.PHONE,
+    C.COUNTRY,
+)
+TRUTHY = {"1", "true", "t", "yes", "y"}
+
+
+@dataclass
+class SourceSpec:
+    """How one raw transactions file maps onto the canonical transactions table."""
+
+    name: str
+    path: Path
+    columns: dict[str, str]  # canonical name -> source column name
+    channel: str = "unknown"  # used when no channel column is mapped
+    location_id: str = "default"  # used when no location column is mapped
+    ts_format: str | None = None  # strftime format; None = ISO 8601, else inferred
+    tz: str | None = None  # tz-aware sources are converted to this zone, then made naive
+    customer_id_is_member_id: bool = True  # the export's customer key is the brand-wide member id
+    until: str | None = None  # rows at/after this time are copies of a later source
+    cancellation_prefix: str | None = None  # order ids starting with it are returns ("C" in UCI)
+    adjustment_prefix: str | None = None  # order ids starting with it are adjustments ("A")
+    negative_qty_without_prefix: str = C.LINE_RETURN  # or "adjustment" (UCI stock write-offs)
+    location_from_text: bool = False  # slugify location names ("United Kingdom" -> united_kingdom)
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+        self.columns = {k: v for k, v in dict(self.columns).items() if v}
+        unknown = set(self.columns) - set(REQUIRED) - set(OPTIONAL)
+        if unknown:
+            raise ValueError(
+                f"source '{self.name}': unknown canonical column(s) {sorted(unknown)}; "
+                f"mappable: {list(REQUIRED) + list(OPTIONAL)}"
+            )
+        missing = [c for c in REQUIRED if c not in self.columns]
+        if missing:
+            raise ValueError(f"source '{self.name}': no source column mapped for {missing}")
+        if C.UNIT_PRICE not in self.columns and "revenue" not in self.columns:
+            raise ValueError(f"source '{self.name}': map either 'unit_price' or 'revenue'")
+
+
+def slug(text: pd.Series) -> pd.Series:
+    return (
+        text.astype("string")
+        .str.strip()
+        .str.lower()
+        .str.replace(r"[^0-9a-z]+", "_", regex=True)
+        .str.strip("_")
+    )
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    out = raw.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def canonical_lines(
+    spec: SourceSpec, rejects: Rejects, max_ts: pd.Timestamp, raw: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Parse, check and canonicalise one file; rejected rows go to ``rejects``.
+
+    Returns the kept lines with the canonical transaction columns (``customer_id`` still the
+    source's own id) plus, where mapped, product and identity attributes, and ``source_row``.
+    """
+    file = str(spec.path)
+    if raw is None:
+        raw = read_table(spec.path)
+    require_columns(raw, file, spec.columns)
+    rejects.counts_in[file] = rejects.counts_in.get(file, 0) + len(raw)
+    col = spec.columns
+    source_row = np.arange(len(raw), dtype="int64")
+    raw = raw.reset_index(drop=True)
+    mapped_raw = raw[list(dict.fromkeys(col.values()))]
+
+    def reject(mask: pd.Series | np.ndarray, column: str, rule: str, values) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.any():
+            vals = np.asarray(values)[mask]
+            rejects.add(file, source_row[mask], column, rule, vals, raw=mapped_raw[mask])
+
+    out = pd.DataFrame(index=raw.index)
+    out[C.ORDER_ID] = normalise_ids(raw[col[C.ORDER_ID]])[0].astype(object)
+    out[C.SKU] = _text(raw[col[C.SKU]]).astype(object)
+
+    ts = parse_timestamps(raw[col[C.TS]], spec.ts_format, spec.tz)
+    reject(ts.isna() & raw[col[C.TS]].notna(), col[C.TS], "unparseable_timestamp", raw[col[C.TS]])
+    out[C.TS] = ts
+
+    if spec.until:
+        dup = (ts >= pd.Timestamp(spec.until)).to_numpy()
+        reject(dup, col[C.TS], "duplicate_across_sources", raw[col[C.TS]])
+
+    qty = parse_numbers(raw[col[C.QTY]])
+    reject(qty.isna() & raw[col[C.QTY]].notna(), col[C.QTY], "non_numeric_qty", raw[col[C.QTY]])
+    out[C.QTY] = qty
+
+    if C.UNIT_PRICE in col:
+        price_raw = raw[col[C.UNIT_PRICE]]
+        price = parse_numbers(price_raw)
+    else:
+        price_raw = raw[col["revenue"]]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            price = parse_numbers(price_raw) / qty.where(qty != 0)
+        price = price.where(qty != 0, 0.0).abs().where(parse_numbers(price_raw).notna())
+    price_col = col.get(C.UNIT_PRICE, col.get("revenue"))
+    reject(price.isna() & price_raw.notna(), price_col, "non_numeric_price", price_raw)
+    out[C.UNIT_PRICE] = price
+
+    if C.CUSTOMER_ID in col:
+        ids, bad = normalise_ids(raw[col[C.CUSTOMER_ID]])
+        reject(bad, col[C.CUSTOMER_ID], "customer_id_mixed_type", raw[col[C.CUSTOMER_ID]])
+        out[C.CUSTOMER_ID] = ids.astype(object)
+    else:
+        out[C.CUSTOMER_ID] = None
+
+    if C.LINE in col:
+        out[C.LINE] = parse_numbers(raw[col[C.LINE]])
+        reject(out[C.LINE].isna(), col[C.LINE], "missing_value", raw[col[C.LINE]])
+    else:
+        out[C.LINE] = out.groupby(C.ORDER_ID, sort=False, dropna=False).cumcount() + 1
+
+    out[C.CHANNEL] = (
+        _text(raw[col[C.CHANNEL]]).fillna(spec.channel) if C.CHANNEL in col else spec.channel
+    )
+    if C.LOCATION_ID in col:
+        loc = _text(raw[col[C.LOCATION_ID]])
+        out[C.REGION] = loc
+        out[C.LOCATION_ID] = (slug(loc) if spec.location_from_text else loc).fillna(
+            spec.location_id
+        )
+    else:
+        out[C.LOCATION_ID] = spec.location_id
+    out[C.PROMO] = (
+        raw[col[C.PROMO]].astype(str).str.strip().str.lower().isin(TRUTHY)
+        if C.PROMO in col
+        else False
+    )
+    for extra in (C.NAME, C.CATEGORY, C.SUBCATEGORY, C.MEMBER_ID, C.EMAIL, C.PHONE, C.COUNTRY):
+        if extra in col:
+            out[extra] = _text(raw[col[extra]]).astype(object)
+    if C.UNIT_COST in col:
+        out[C.UNIT_COST] = parse_numbers(raw[col[C.UNIT_COST]])
+
+    # line type from the order id's prefix and the sign of the quantity
+    order = out[C.ORDER_ID].astype("string")
+    line_type = np.where(qty < 0, spec.negative_qty_without_prefix, C.LINE_SALE).astype(object)
+    if spec.cancellation_prefix:
+        cancel = order.str.startswith(spec.cancellation_prefix).fillna(False).to_numpy()
+        line_type[cancel] = C.LINE_RETURN
+        reject(
+            cancel & (qty > 0).to_numpy(),
+            col[C.QTY],
+            "cancellation_with_positive_qty",
+            raw[col[C.QTY]],
+        )
+    if spec.adjustment_prefix:
+        adjust = order.str.startswith(spec.adjustment_prefix).fillna(False).to_numpy()
+        line_type[adjust] = C.LINE_ADJUSTMENT
+    out[C.LINE_TYPE] = line_type
+
+    # value rules (pandera): missing values, prices, zero quantity, future ts, duplicate lines
+    if C.LINE in col:
+        unique = [C.ORDER_ID, C.LINE]
+    else:  # no line numbers in the source: a line identical in every field is a duplicate
+        unique = [c for c in (C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE, C.CUSTOMER_ID)]
+    checked = out[[C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE, C.CUSTOMER_ID, C.LINE]]
+    failures = schema_failures(checked, transactions_schema(unique, max_ts))
+    if len(failures):
+        source_column = failures[C.REJECT_COLUMN].map(lambda c: col.get(c, c))
+        for (column, rule), grp in failures.assign(_src=source_column).groupby(
+            ["_src", C.REJECT_RULE]
+        ):
+            rows = grp["index"].to_numpy()
+            rejects.add(
+                file, source_row[rows], column, rule, grp[C.REJECT_VALUE], raw=mapped_raw.iloc[rows]
+            )
+
+    bad_rows = rejects.rejected_rows(file)
+    keep = np.ones(len(out), dtype=bool)
+    keep[bad_rows] = False
+    out = out[keep].copy()
+    out[C.SOURCE] = spec.name
+    out["source_row"] = source_row[keep]
+    out[C.QTY] = out[C.QTY].astype("float64")
+    return out

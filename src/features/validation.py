@@ -1,0 +1,351 @@
+"""Validation at the boundary: raw files in, clean rows or clear errors out.
+
+Two kinds of failure:
+
+* **file-level** (missing file, empty file, wrong file type, missing required column, too many
+  bad rows) raise :class:`DataValidationError`, whose message names the file, the column, the
+  rule and shows example rows;
+* **row-level** (unparseable timestamp, negative or NaN price, zero quantity, duplicate order
+  line, future timestamp, unknown SKU ...) send the row to the rejects report with the rule it
+  broke. Nothing is dropped silently: ``rows in = rows kept + rows rejected`` for every file.
+
+Value rules are declared once as pandera schemas (``transactions_schema``,
+``inventory_schema``); parsing failures (text that is not a number or a timestamp) are caught
+before the schema, where the raw text is still at hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+from src.features import columns as C
+
+READABLE_SUFFIXES = {".csv": "csv", ".gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
+N_EXAMPLES = 5
+
+# A row breaking several rules is reported under the first of these that it breaks.
+RULE_ORDER = [
+    "duplicate_across_sources",
+    "missing_value",
+    "unparseable_timestamp",
+    "non_numeric_qty",
+    "non_numeric_price",
+    "customer_id_mixed_type",
+    "nan_price",
+    "negative_price",
+    "zero_quantity",
+    "cancellation_with_positive_qty",
+    "future_timestamp",
+    "duplicate_order_line",
+    "unknown_sku",
+    "unknown_location",
+    "negative_stock",
+]
+
+
+class DataValidationError(ValueError):
+    """A problem with an input file that stops ingestion; says where and why."""
+
+    def __init__(
+        self,
+        file: str | Path,
+        rule: str,
+        message: str,
+        column: str | None = None,
+        examples: pd.DataFrame | None = None,
+    ):
+        self.file = str(file)
+        self.rule = rule
+        self.column = column
+        self.examples = examples
+        where = f"{self.file}: column '{column}'" if column else self.file
+        text = f"{where}: {message} [rule: {rule}]"
+        if examples is not None and len(examples):
+            text += "\nexample rows (source row number on the left):\n" + examples.head(
+                N_EXAMPLES
+            ).to_string(max_colwidth=40)
+        super().__init__(text)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def read_table(path: str | Path, **csv_options) -> pd.DataFrame:
+    """Read a CSV or Parquet file; every column of a CSV stays text (parsing is ours)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataValidationError(path, "file_exists", "file not found")
+    if path.is_dir():
+        raise DataValidationError(
+            path, "file_type", "is a directory, expected a CSV or Parquet file"
+        )
+    kind = READABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataValidationError(
+            path,
+            "file_type",
+            f"unsupported file type '{path.suffix}'; expected one of .csv, .csv.gz, .parquet",
+        )
+    if path.stat().st_size == 0:
+        raise DataValidationError(path, "non_empty", "file is empty (0 bytes)")
+    try:
+        if kind == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **csv_options)
+    except Exception as exc:  # the reader's own message, wrapped with the file name
+        raise DataValidationError(
+            path, "file_type", f"cannot be read as {kind}: {type(exc).__name__}: {exc}"
+        ) from exc
+    if len(df) == 0:
+        raise DataValidationError(path, "non_empty", "has a header but no data rows")
+    return df
+
+
+def require_columns(df: pd.DataFrame, file: str | Path, mapping: dict[str, str]) -> None:
+    """Every mapped source column must exist; ``mapping`` is canonical name -> source name."""
+    for canonical, source in mapping.items():
+        if source not in df.columns:
+            raise DataValidationError(
+                file,
+                "required_column",
+                f"is missing (mapped to '{canonical}'); columns found: {list(df.columns)}",
+                column=source,
+            )
+
+
+# --- parsing helpers (record what could not be parsed) ----------------------------------------
+
+
+def parse_timestamps(raw: pd.Series, fmt: str | None = None, tz: str | None = None) -> pd.Series:
+    """Parse to naive timestamps (local time of ``tz`` when the source is tz-aware); bad -> NaT."""
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        ts = raw
+    else:
+        ts = pd.to_datetime(raw, errors="coerce", format=fmt if fmt else "ISO8601", utc=False)
+        if ts.isna().sum() > raw.isna().sum() and not fmt:
+            # not ISO 8601 throughout: let pandas infer one format from the data
+            ts = pd.to_datetime(raw, errors="coerce", format="mixed")
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert(tz).dt.tz_localize(None) if tz else ts.dt.tz_localize(None)
+    return ts.astype("datetime64[ns]")
+
+
+def parse_numbers(raw: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw):
+        return raw.astype("float64")
+    return pd.to_numeric(raw, errors="coerce").astype("float64")
+
+
+def normalise_ids(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Identifiers become clean strings; returns ``(ids, bad)``.
+
+    ``17850``, ``17850.0``, ``"17850"`` and ``" 17850.0 "`` are one id ``"17850"``; a float with a
+    fraction (``17850.5``) or a boolean in an id column is a mixed-type value and marked bad.
+    Empty values become null (anonymous).
+    """
+    if pd.api.types.is_integer_dtype(raw):
+        out = raw.astype("Int64").astype("string")
+        return out, pd.Series(False, index=raw.index)
+    if pd.api.types.is_float_dtype(raw):
+        integral = raw.isna() | (raw == np.floor(raw))
+        out = raw.where(integral).astype("Int64").astype("string")
+        return out, ~integral
+    values = raw.astype(object)
+    kinds = values.map(type)
+    bad = kinds.isin([bool, np.bool_])
+    floats = kinds.isin([float, np.float64]) & values.notna()
+    if floats.any():
+        f = values[floats].astype(float)
+        bad |= pd.Series(False, index=raw.index).mask(floats, f != np.floor(f))
+    text = values.where(~bad).astype("string").str.strip()
+    text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    text = text.mask(text.isin(["", "nan", "None", "<NA>"]))
+    return text, bad.astype(bool)
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+def _present(name: str) -> pa.Check:
+    return pa.Check(lambda s: s.notna(), name=name, ignore_na=False, error=f"{name}")
+
+
+def transactions_schema(unique: list[str], max_ts: pd.Timestamp) -> pa.DataFrameSchema:
+    """Value rules for canonical transaction lines (after parsing)."""
+    return pa.DataFrameSchema(
+        {
+            C.ORDER_ID: pa.Column(object, _present("missing_value"), nullable=True),
+            C.SKU: pa.Column(object, _present("missing_value"), nullable=True),
+            C.TS: pa.Column(
+                "datetime64[ns]",
+                [
+                    _present("missing_value"),
+                    pa.Check(lambda s: s <= max_ts, name="future_timestamp"),
+                ],
+                nullable=True,
+            ),
+            C.QTY: pa.Column(
+                float,
+                [_present("missing_value"), pa.Check(lambda s: s != 0, name="zero_quantity")],
+                nullable=True,
+            ),
+            C.UNIT_PRICE: pa.Column(
+                float,
+                [_present("nan_price"), pa.Check(lambda s: s >= 0, name="negative_price")],
+                nullable=True,
+            ),
+        },
+        unique=unique,
+        report_duplicates="exclude_first",
+        coerce=False,
+    )
+
+
+def inventory_schema(known_skus: Iterable[str], known_locations: Iterable[str]):
+    skus = pd.Index(pd.unique(pd.Series(list(known_skus), dtype=object)))
+    locs = pd.Index(pd.unique(pd.Series(list(known_locations), dtype=object)))
+    return pa.DataFrameSchema(
+        {
+            C.SKU: pa.Column(
+                object,
+                [_present("missing_value"), pa.Check(lambda s: s.isin(skus), name="unknown_sku")],
+                nullable=True,
+            ),
+            C.LOCATION_ID: pa.Column(
+                object,
+                [
+                    _present("missing_value"),
+                    pa.Check(lambda s: s.isin(locs), name="unknown_location"),
+                ],
+                nullable=True,
+            ),
+            C.AS_OF: pa.Column("datetime64[ns]", _present("missing_value"), nullable=True),
+            C.ON_HAND: pa.Column(
+                float,
+                [_present("missing_value"), pa.Check(lambda s: s >= 0, name="negative_stock")],
+                nullable=True,
+            ),
+            C.ON_ORDER: pa.Column(
+                float, pa.Check(lambda s: s >= 0, name="negative_stock"), nullable=True
+            ),
+        },
+        unique=[C.LOCATION_ID, C.SKU, C.AS_OF],
+        report_duplicates="exclude_first",
+    )
+
+
+_PANDERA_RULES = {"multiple_fields_uniqueness": "duplicate_order_line"}
+
+
+def schema_failures(df: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Row-level failures of ``schema`` as ``index, column, rule, value`` (empty if none)."""
+    try:
+        schema.validate(df, lazy=True)
+    except pandera.errors.SchemaErrors as err:
+        fc = err.failure_cases
+        fc = fc[fc["index"].notna()].copy()
+        rule = fc["check"].astype(str).str.replace(r"\(.*\)$", "", regex=True)
+        rule = rule.replace(_PANDERA_RULES)
+        column = fc["column"].where(fc["column"].notna(), "+".join(schema.unique or []))
+        out = pd.DataFrame(
+            {
+                "index": fc["index"].astype("int64").to_numpy(),
+                C.REJECT_COLUMN: column.astype(str).to_numpy(),
+                C.REJECT_RULE: rule.to_numpy(),
+                C.REJECT_VALUE: fc["failure_case"].astype(str).to_numpy(),
+            }
+        )
+        # table-level uniqueness is reported once per column; keep one line per row and rule
+        return out.drop_duplicates(["index", C.REJECT_RULE])
+    return pd.DataFrame(columns=["index", C.REJECT_COLUMN, C.REJECT_RULE, C.REJECT_VALUE])
+
+
+# --- rejects bookkeeping ----------------------------------------------------------------------
+
+
+@dataclass
+class Rejects:
+    """Collects rejected rows per file: one report row per rejected source row."""
+
+    failures: list[pd.DataFrame] = field(default_factory=list)
+    counts_in: dict[str, int] = field(default_factory=dict)
+
+    def add(
+        self,
+        file: str | Path,
+        source_rows: pd.Series | np.ndarray,
+        column: str,
+        rule: str,
+        values: pd.Series | np.ndarray,
+        raw: pd.DataFrame | None = None,
+    ) -> None:
+        n = len(source_rows)
+        if n == 0:
+            return
+        frame = pd.DataFrame(
+            {
+                C.REJECT_FILE: str(file),
+                C.REJECT_ROW: np.asarray(source_rows, dtype="int64"),
+                C.REJECT_COLUMN: column,
+                C.REJECT_RULE: rule,
+                C.REJECT_VALUE: pd.Series(np.asarray(values)).astype(str).to_numpy(),
+            }
+        )
+        if raw is not None:
+            raw_text = raw.astype(str).add_prefix("raw_").reset_index(drop=True)
+            frame = pd.concat([frame, raw_text], axis=1)
+        self.failures.append(frame)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per rejected source row: the first rule it broke, plus all it broke."""
+        if not self.failures:
+            return pd.DataFrame(columns=[*C.REJECTS, "all_rules"])
+        df = pd.concat(self.failures, ignore_index=True)
+        order = {r: i for i, r in enumerate(RULE_ORDER)}
+        df["_order"] = df[C.REJECT_RULE].map(order).fillna(len(order))
+        df = df.sort_values([C.REJECT_FILE, C.REJECT_ROW, "_order"], kind="stable")
+        all_rules = df.groupby([C.REJECT_FILE, C.REJECT_ROW], sort=False)[C.REJECT_RULE].agg(
+            lambda s: ";".join(dict.fromkeys(s))
+        )
+        first = df.drop_duplicates([C.REJECT_FILE, C.REJECT_ROW]).drop(columns="_order")
+        first = first.set_index([C.REJECT_FILE, C.REJECT_ROW])
+        first["all_rules"] = all_rules
+        return first.reset_index()
+
+    def rejected_rows(self, file: str | Path) -> np.ndarray:
+        rows = [
+            f[C.REJECT_ROW].to_numpy()
+            for f in self.failures
+            if f[C.REJECT_FILE].iat[0] == str(file)
+        ]
+        return np.unique(np.concatenate(rows)) if rows else np.array([], dtype="int64")
+
+
+def examples_of(frame: pd.DataFrame, rule: str, n: int = N_EXAMPLES) -> pd.DataFrame:
+    """Example rejected rows for one rule, for messages and the summary."""
+    hit = frame[frame[C.REJECT_RULE] == rule].head(n)
+    return hit.set_index(C.REJECT_ROW).drop(columns=[C.REJECT_RULE, "all_rules"], errors="ignore")
+
+
+def raise_if_too_many(rejects: pd.DataFrame, file: str, n_in: int, max_fraction: float) -> None:
+    """A file that is mostly bad is a mapping mistake, not bad rows: stop with examples."""
+    mine = rejects[rejects[C.REJECT_FILE] == file]
+    if n_in and len(mine) / n_in > max_fraction:
+        rule = mine[C.REJECT_RULE].value_counts().index[0]
+        column = mine.loc[mine[C.REJECT_RULE] == rule, C.REJECT_COLUMN].iat[0]
+        raise DataValidationError(
+            file,
+            rule,
+            f"{len(mine):,} of {n_in:,} rows rejected (more than {max_fraction:.0%}); "
+            f"most often for '{rule}'. Check the column mapping and formats.",
+            column=column,
+            examples=examples_of(mine, rule),
+        )

@@ -1,0 +1,1 @@
+"""Demand forecasting: one Forecaster interface over baselines, LightGBM, LSTM and TFT."""

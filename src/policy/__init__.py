@@ -1,0 +1,1 @@
+"""Inventory policy: from forecast quantiles to safety stock, reorder points and orders."""

@@ -1,0 +1,1 @@
+"""Recommendations from implicit feedback: one Recommender interface over several models."""
