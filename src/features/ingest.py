@@ -84,10 +84,14 @@ class IngestResult:
 
 
 def canonical_inventory(
-    spec: InventorySpec, products: pd.DataFrame, locations: pd.DataFrame, rejects: Rejects
+    spec: InventorySpec,
+    products: pd.DataFrame,
+    locations: pd.DataFrame,
+    rejects: Rejects,
+    raw: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     file = str(spec.path)
-    raw = read_table(spec.path).reset_index(drop=True)
+    raw = (read_table(spec.path) if raw is None else raw).reset_index(drop=True)
     require_columns(raw, file, spec.columns)
     rejects.counts_in[file] = len(raw)
     col = spec.columns
@@ -132,7 +136,7 @@ def ingest(
     raw_frames: Mapping[str, pd.DataFrame] | None = None,
     **assemble_options,
 ) -> IngestResult:
-    """Validate and canonicalise ``sources``; ``raw_frames`` (by source name) skips file reading.
+    """Validate and canonicalise ``sources``; ``raw_frames`` (by path) skips reading those files.
 
     ``assemble_options`` go to :func:`src.features.tables.assemble` (e.g. ``products``,
     ``locations``, ``non_merchandise``).
@@ -143,7 +147,7 @@ def ingest(
     parts = []
     for spec in sources:
         log.info("reading %s (%s)", spec.path, spec.name)
-        raw = raw_frames.get(spec.name) if raw_frames else None
+        raw = raw_frames.get(str(spec.path)) if raw_frames else None
         lines = canonical_lines(spec, rejects, max_ts, raw=raw)
         log.info(
             "  %s: %d rows in, %d kept", spec.path, rejects.counts_in[str(spec.path)], len(lines)
@@ -172,12 +176,12 @@ def ingest(
     }
     tables = assemble(lines, member_id_sources=member_sources, **assemble_options)
     if inventory is not None:
-        inv = canonical_inventory(inventory, tables.products, tables.locations, rejects)
+        raw_inv = raw_frames.get(str(inventory.path)) if raw_frames else None
+        inv = canonical_inventory(inventory, tables.products, tables.locations, rejects, raw_inv)
         tables.inventory = conform("inventory", inv)
         frame = rejects.to_frame()
-    files = [s.path for s in sources if s.path.exists()] + (
-        [inventory.path] if inventory is not None else []
-    )
+    paths = [s.path for s in sources] + ([inventory.path] if inventory is not None else [])
+    files = [p for p in paths if p.is_file()]
     report = build_report(tables, frame, rejects.counts_in, fingerprint(files) if files else None)
     return IngestResult(tables=tables, rejects=frame, report=report)
 

@@ -1,0 +1,289 @@
+"""A seeded omnichannel retail generator: what the public data lacks, with known truth.
+
+* **channels** ``web``, ``app``, ``store`` (several stores) and ``marketplace``, each exporting its
+  own file with its own customer ids (``W…``, ``A…``, ``S…``, ``MP…``);
+* **people** use one or more channels; identity attributes arrive with real-world noise: emails
+  in other case / with ``+tags`` / Gmail dots, phones in national or international format, a
+  loyalty member id where the person is a member; some people give a different email per
+  channel, and a few households share one phone (so merges are not trivially perfect);
+* **demand** with weekly (weekend peak in stores, weekday peak online) and yearly seasonality,
+  price promotions with uplift, intermittent SKUs, and **returns** 3–20 days after a sale;
+* an **inventory** snapshot per location x SKU at the end of the period.
+
+``truth`` maps every ``(source, source_id)`` to the person behind it, so One-ID can be scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from src.features import columns as C
+from src.features.identity import merge_precision_recall
+from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
+from src.features.transactions import SourceSpec
+
+CHANNELS = ("web", "app", "store", "marketplace")
+CHANNEL_USE = {"web": 0.6, "app": 0.4, "store": 0.5, "marketplace": 0.2}
+CHANNEL_SHARE = {"web": 0.35, "app": 0.25, "store": 0.3, "marketplace": 0.1}
+ID_PREFIX = {"web": "W", "app": "A", "store": "S", "marketplace": "MP"}
+CATEGORIES = ("apparel", "home", "beauty", "toys")
+ONLINE_DC = "dc_online"
+MARKETPLACE = "marketplace"
+
+
+@dataclass
+class SyntheticData:
+    raw: dict[str, pd.DataFrame]  # channel -> its export (canonical column names)
+    locations: pd.DataFrame
+    inventory: pd.DataFrame
+    truth: pd.DataFrame  # source, source_id, person_id
+    params: dict
+
+
+def _noisy_email(rng: np.random.Generator, email: np.ndarray) -> np.ndarray:
+    out = email.astype(object).copy()
+    r = rng.random(len(out))
+    upper = r < 0.2
+    out[upper] = [e.upper() for e in out[upper]]
+    tagged = (r >= 0.2) & (r < 0.3)
+    out[tagged] = [e.replace("@", "+shop@") for e in out[tagged]]
+    spaced = (r >= 0.3) & (r < 0.4)
+    out[spaced] = [f"  {e} " for e in out[spaced]]
+    return out
+
+
+def _noisy_phone(rng: np.random.Generator, national: np.ndarray) -> np.ndarray:
+    out = national.astype(object).copy()
+    r = rng.random(len(out))
+    intl = r < 0.4
+    out[intl] = ["+44 " + p[1:] for p in out[intl]]
+    dashed = (r >= 0.4) & (r < 0.6)
+    out[dashed] = [f"{p[:5]}-{p[5:]}" for p in out[dashed]]
+    return out
+
+
+def generate(
+    seed: int = 7,
+    n_people: int = 2000,
+    n_skus: int = 120,
+    n_stores: int = 3,
+    start: str = "2023-01-01",
+    days: int = 365,
+    orders_per_day: float = 40.0,
+) -> SyntheticData:
+    rng = np.random.default_rng(seed)
+    params = dict(
+        seed=seed, n_people=n_people, n_skus=n_skus, n_stores=n_stores, start=start, days=days
+    )
+
+    # --- people and their identities ----------------------------------------------------------
+    person = np.arange(n_people)
+    first = rng.choice(["anna", "ben", "chloe", "dan", "eva", "finn", "gina", "hugo"], n_people)
+    domain = rng.choice(["gmail.com", "outlook.com", "mail.co.uk"], n_people, p=[0.5, 0.3, 0.2])
+    email = np.array([f"{f}.{i}@{d}" for f, i, d in zip(first, person, domain, strict=True)])
+    phone = np.array([f"07{700000000 + i * 7919 % 99999999:09d}" for i in person])
+    household = rng.random(n_people) < 0.03  # shares the phone of the previous person
+    phone[1:][household[1:]] = phone[:-1][household[1:]]
+    member = rng.random(n_people) < 0.5
+    member_id = np.where(member, [f"M{100000 + i}" for i in person], None)
+    second_email = rng.random(n_people) < 0.05  # uses another address in the app
+    uses = {ch: rng.random(n_people) < p for ch, p in CHANNEL_USE.items()}
+    nothing = ~np.any(np.vstack(list(uses.values())), axis=0)
+    uses["web"] = uses["web"] | nothing
+    home_store = rng.integers(0, n_stores, n_people)
+
+    ids: dict[str, np.ndarray] = {}
+    identity: dict[str, pd.DataFrame] = {}
+    truth_parts = []
+    for ch in CHANNELS:
+        users = person[uses[ch]]
+        source_ids = np.array([f"{ID_PREFIX[ch]}{i:06d}" for i in range(len(users))])
+        rng.shuffle(source_ids)
+        ids[ch] = np.full(n_people, None, dtype=object)
+        ids[ch][users] = source_ids
+        attrs = pd.DataFrame({C.CUSTOMER_ID: source_ids})
+        # share of a channel's ids that carry an email (account, e-receipt) / a phone (delivery, till)
+        email_share = {"web": 0.95, "app": 0.8, "store": 0.4, "marketplace": 0.0}[ch]
+        phone_share = {"web": 0.6, "app": 0.3, "store": 0.7, "marketplace": 0.8}[ch]
+        e = email[users].copy()
+        if ch == "app":
+            e[second_email[users]] = [f"work.{p}@company.com" for p in users[second_email[users]]]
+        has = rng.random(len(users)) < email_share
+        attrs[C.EMAIL] = np.where(has, _noisy_email(rng, e), None)
+        has = rng.random(len(users)) < phone_share
+        attrs[C.PHONE] = np.where(has, _noisy_phone(rng, phone[users]), None)
+        if ch != "marketplace":
+            share = {"web": 0.7, "app": 0.9, "store": 1.0}[ch]
+            has = member[users] & (rng.random(len(users)) < share)
+            attrs[C.MEMBER_ID] = np.where(has, member_id[users], None)
+        identity[ch] = attrs
+        truth_parts.append(
+            pd.DataFrame({C.SOURCE: ch, C.SOURCE_ID: source_ids, "person_id": users})
+        )
+    truth = pd.concat(truth_parts, ignore_index=True)
+
+    # --- products, prices, promotions ---------------------------------------------------------
+    sku = np.array([f"SKU{i:04d}" for i in range(n_skus)])
+    category = rng.choice(CATEGORIES, n_skus)
+    base_price = np.round(rng.lognormal(2.5, 0.6, n_skus), 2)
+    popularity = rng.lognormal(0, 1.0, n_skus)
+    intermittent = rng.random(n_skus) < 0.25
+    popularity[intermittent] *= 0.05
+    dates = pd.date_range(start, periods=days, freq="D")
+    promo = np.zeros((days, n_skus), dtype=bool)
+    for j in range(n_skus):
+        for _ in range(rng.poisson(days / 120)):
+            s = rng.integers(0, max(days - 14, 1))
+            promo[s : s + rng.integers(7, 15), j] = True
+    discount = rng.uniform(0.2, 0.35, n_skus)
+    weight = popularity[None, :] * np.where(promo, 1.8, 1.0)
+    weight /= weight.sum(axis=1, keepdims=True)
+
+    # --- orders -------------------------------------------------------------------------------
+    doy = dates.dayofyear.to_numpy()
+    yearly = 1 + 0.3 * np.sin(2 * np.pi * (doy - 80) / 365.25) + 0.4 * (dates.month == 12)
+    weekend = dates.dayofweek.to_numpy() >= 5
+    stores = [f"store_{i + 1:02d}" for i in range(n_stores)]
+    rows = []
+    order_no = 0
+    for ch in CHANNELS:
+        weekly = np.where(weekend, 1.5, 0.8) if ch == "store" else np.where(weekend, 0.8, 1.1)
+        lam = orders_per_day * CHANNEL_SHARE[ch] * yearly * weekly
+        n_day = rng.poisson(lam)
+        day = np.repeat(np.arange(days), n_day)
+        users = person[uses[ch]]
+        activity = rng.gamma(0.8, size=len(users))
+        buyer = users[rng.choice(len(users), len(day), p=activity / activity.sum())]
+        n_lines = 1 + rng.poisson(1.2, len(day))
+        line_order = np.repeat(np.arange(len(day)), n_lines)
+        line_day = day[line_order]
+        u = rng.random(len(line_order))
+        cum = np.cumsum(weight[line_day], axis=1)
+        line_sku = (u[:, None] > cum).sum(axis=1).clip(0, n_skus - 1)
+        on_promo = promo[line_day, line_sku]
+        price = np.round(base_price[line_sku] * np.where(on_promo, 1 - discount[line_sku], 1.0), 2)
+        if ch == "store":
+            loc = np.array(stores)[home_store[buyer]][line_order]
+        else:
+            loc = np.full(len(line_order), MARKETPLACE if ch == "marketplace" else ONLINE_DC)
+        seconds = rng.integers(8 * 3600, 21 * 3600, len(day))
+        ts = dates[day] + pd.to_timedelta(seconds, unit="s")
+        order_ids = np.array([f"{ID_PREFIX[ch]}O{order_no + i:07d}" for i in range(len(day))])
+        order_no += len(day)
+        rows.append(
+            pd.DataFrame(
+                {
+                    C.ORDER_ID: order_ids[line_order],
+                    C.LINE: np.arange(len(line_order))
+                    - np.repeat(np.cumsum(n_lines) - n_lines, n_lines)
+                    + 1,
+                    C.TS: ts[line_order],
+                    "person": buyer[line_order],
+                    C.CHANNEL: ch,
+                    C.LOCATION_ID: loc,
+                    C.SKU: sku[line_sku],
+                    C.QTY: 1 + rng.poisson(0.3, len(line_order)),
+                    C.UNIT_PRICE: price,
+                    C.PROMO: on_promo,
+                }
+            )
+        )
+    sales = pd.concat(rows, ignore_index=True)
+    returned = sales[rng.random(len(sales)) < 0.05].copy()
+    returned[C.TS] = returned[C.TS] + pd.to_timedelta(rng.integers(3, 21, len(returned)), unit="D")
+    returned = returned[returned[C.TS] < dates[-1] + pd.Timedelta(days=1)]
+    returned[C.ORDER_ID] = "R" + returned[C.ORDER_ID]
+    returned[C.QTY] = -returned[C.QTY]
+    lines = pd.concat([sales, returned], ignore_index=True).sort_values(C.TS, kind="stable")
+    lines[C.NAME] = lines[C.SKU].map(
+        dict(zip(sku, [f"{c} item {s}" for c, s in zip(category, sku, strict=True)], strict=True))
+    )
+    lines[C.CATEGORY] = lines[C.SKU].map(dict(zip(sku, category, strict=True)))
+
+    raw = {}
+    for ch in CHANNELS:
+        part = lines[lines[C.CHANNEL] == ch].copy()
+        part[C.CUSTOMER_ID] = ids[ch][part["person"].to_numpy()]
+        if ch == "store":  # a third of store sales are to anonymous walk-in shoppers
+            part.loc[rng.random(len(part)) < 0.33, C.CUSTOMER_ID] = None
+        part = part.drop(columns="person").merge(identity[ch], on=C.CUSTOMER_ID, how="left")
+        raw[ch] = part.reset_index(drop=True)
+
+    locations = pd.DataFrame(
+        {
+            C.LOCATION_ID: [*stores, ONLINE_DC, MARKETPLACE],
+            C.LOCATION_TYPE: ["store"] * n_stores + ["warehouse", "marketplace"],
+            C.REGION: [f"region_{i % 2 + 1}" for i in range(n_stores)] + ["national", "national"],
+            C.LEAD_TIME_DAYS: [7.0] * n_stores + [5.0, 10.0],
+        }
+    )
+    daily = sales.groupby([C.LOCATION_ID, C.SKU])[C.QTY].sum() / days
+    inventory = daily.rename("rate").reset_index()
+    inventory[C.ON_HAND] = np.floor(inventory["rate"] * rng.uniform(0, 60, len(inventory)))
+    inventory.loc[rng.random(len(inventory)) < 0.1, C.ON_HAND] = 0.0
+    inventory[C.ON_ORDER] = np.where(
+        rng.random(len(inventory)) < 0.3, np.ceil(inventory["rate"] * 14), 0.0
+    )
+    inventory[C.AS_OF] = dates[-1]
+    inventory = inventory[C.INVENTORY]
+    return SyntheticData(
+        raw=raw, locations=locations, inventory=inventory, truth=truth, params=params
+    )
+
+
+def source_specs(data: SyntheticData) -> list[SourceSpec]:
+    specs = []
+    for ch, frame in data.raw.items():
+        columns = {c: c for c in frame.columns if c != C.COUNTRY}
+        specs.append(
+            SourceSpec(
+                name=ch,
+                path=Path("synthetic") / f"{ch}.csv",
+                columns=columns,
+                channel=ch,
+                customer_id_is_member_id=False,
+            )
+        )
+    return specs
+
+
+def load(
+    seed: int = 7,
+    n_people: int = 2000,
+    n_skus: int = 120,
+    n_stores: int = 3,
+    start: str = "2023-01-01",
+    days: int = 365,
+    options: IngestOptions | None = None,
+) -> IngestResult:
+    """Generate, then ingest like any other source; One-ID is scored against the truth."""
+    data = generate(seed, n_people, n_skus, n_stores, start, days)
+    specs = source_specs(data)
+    inventory = InventorySpec(
+        path=Path("synthetic") / "inventory.csv", columns={c: c for c in C.INVENTORY}
+    )
+    frames = {str(s.path): data.raw[s.name] for s in specs} | {str(inventory.path): data.inventory}
+    result = ingest(
+        specs, options, inventory=inventory, raw_frames=frames, locations=data.locations
+    )
+    result.report["data_fingerprint"] = hashlib.sha256(
+        json.dumps(data.params, sort_keys=True).encode()
+    ).hexdigest()
+    precision, recall = score_identity(result.tables.identity_map, data.truth)
+    result.report["identity"]["truth"] = {"merge_precision": precision, "merge_recall": recall}
+    return result
+
+
+def score_identity(identity_map: pd.DataFrame, truth: pd.DataFrame) -> tuple[float, float]:
+    joined = truth.merge(
+        identity_map.astype({C.SOURCE: object, C.SOURCE_ID: object}),
+        on=[C.SOURCE, C.SOURCE_ID],
+        how="inner",
+    )
+    return merge_precision_recall(joined[C.CUSTOMER_ID], joined["person_id"])
