@@ -143,9 +143,12 @@ def canonical_lines(
         price = parse_numbers(price_raw)
     else:
         price_raw = raw[col["revenue"]]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            price = parse_numbers(price_raw) / qty.where(qty != 0)
-        price = price.where(qty != 0, 0.0).abs().where(parse_numbers(price_raw).notna())
+        revenue = parse_numbers(price_raw)
+        # exports record a return's amount as negative or positive: take its size; on a sale,
+        # a negative amount stays negative (and is rejected as negative_price)
+        revenue = revenue.where(qty >= 0, revenue.abs())
+        price = revenue / qty.abs().where(qty != 0)
+        price = price.where(qty != 0, 0.0).where(revenue.notna())
     price_col = col.get(C.UNIT_PRICE, col.get("revenue"))
     reject(price.isna() & price_raw.notna(), price_col, "non_numeric_price", price_raw)
     out[C.UNIT_PRICE] = price

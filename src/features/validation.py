@@ -33,11 +33,11 @@ N_EXAMPLES = 5
 # A row breaking several rules is reported under the first of these that it breaks.
 RULE_ORDER = [
     "duplicate_across_sources",
-    "missing_value",
     "unparseable_timestamp",
     "non_numeric_qty",
     "non_numeric_price",
     "customer_id_mixed_type",
+    "missing_value",
     "nan_price",
     "negative_price",
     "zero_quantity",
@@ -160,15 +160,21 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         return out, ~integral
     values = raw.astype(object)
     kinds = values.map(type)
-    bad = kinds.isin([bool, np.bool_])
-    floats = kinds.isin([float, np.float64]) & values.notna()
+    bad = kinds.isin([bool, np.bool_]).to_numpy()
+    floats = (kinds.isin([float, np.float64]) & values.notna()).to_numpy()
     if floats.any():
-        f = values[floats].astype(float)
-        bad |= pd.Series(False, index=raw.index).mask(floats, f != np.floor(f))
+        f = values[floats].astype(float).to_numpy()
+        bad[floats] = f != np.floor(f)
     text = values.where(~bad).astype("string").str.strip()
-    text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
     text = text.mask(text.isin(["", "nan", "None", "<NA>"]))
-    return text, bad.astype(bool)
+    numeric = text.str.fullmatch(r"-?\d+(\.\d+)?").fillna(False)
+    if numeric.sum() > 0.5 * text.notna().sum():
+        # mostly numeric ids: "17850.0" is 17850, "17850.5" is a mangled (mixed-type) value
+        fraction = text.str.fullmatch(r"-?\d+\.\d*[1-9]\d*").fillna(False).to_numpy()
+        bad |= fraction
+        text = text.mask(fraction)
+    text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
+    return text, pd.Series(bad, index=raw.index)
 
 
 # --- schemas ----------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ column          default when not mapped
 =============== ==========================================================
 line            1, 2, ... in file order within each order
 customer_id     null (anonymous)
-channel         ``data.defaults.channel`` ("unknown")
-location_id     ``data.defaults.location_id`` ("default")
+channel         ``data.default_values.channel`` ("unknown")
+location_id     ``data.default_values.location_id`` ("default")
 promo           false
 name, category  from the file if mapped, else null / derived from the name
 =============== ==========================================================
@@ -30,12 +30,12 @@ def source(
     columns: Mapping[str, str | None],
     *,
     name: str = "generic",
-    defaults: Mapping | None = None,
+    default_values: Mapping | None = None,
     ts_format: str | None = None,
     tz: str | None = None,
     customer_id_is_member_id: bool = True,
 ) -> SourceSpec:
-    defaults = dict(defaults or {})
+    defaults = dict(default_values or {})
     return SourceSpec(
         name=name,
         path=Path(path),
@@ -63,7 +63,7 @@ def load(
     columns: Mapping[str, str | None],
     *,
     name: str = "generic",
-    defaults: Mapping | None = None,
+    default_values: Mapping | None = None,
     ts_format: str | None = None,
     tz: str | None = None,
     customer_id_is_member_id: bool = True,
@@ -75,7 +75,7 @@ def load(
         path,
         columns,
         name=name,
-        defaults=defaults,
+        default_values=default_values,
         ts_format=ts_format,
         tz=tz,
         customer_id_is_member_id=customer_id_is_member_id,
