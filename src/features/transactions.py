@@ -17,7 +17,9 @@ import pandas as pd
 from src.features import columns as C
 from src.features.validation import (
     Rejects,
+    duplicate_rows,
     normalise_ids,
+    on_distinct,
     parse_numbers,
     parse_timestamps,
     read_table,
@@ -94,8 +96,11 @@ def slug(text: pd.Series) -> pd.Series:
 
 
 def _text(raw: pd.Series) -> pd.Series:
-    out = raw.astype("string").str.strip()
-    return out.mask(out == "")
+    def strip(values: pd.Series) -> pd.Series:
+        out = values.astype("string").str.strip()
+        return out.mask(out == "")
+
+    return on_distinct(raw, strip)
 
 
 def canonical_lines(
@@ -210,8 +215,10 @@ def canonical_lines(
         unique = [C.ORDER_ID, C.LINE]
     else:  # no line numbers in the source: a line identical in every field is a duplicate
         unique = [c for c in (C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE, C.CUSTOMER_ID)]
-    checked = out[[C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE, C.CUSTOMER_ID, C.LINE]]
-    failures = schema_failures(checked, transactions_schema(unique, max_ts))
+    dup = duplicate_rows(out, unique).to_numpy()
+    reject(dup, "+".join(col.get(c, c) for c in unique), "duplicate_order_line", out[C.ORDER_ID])
+    checked = out[[C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE]]
+    failures = schema_failures(checked, transactions_schema(max_ts))
     if len(failures):
         source_column = failures[C.REJECT_COLUMN].map(lambda c: col.get(c, c))
         for (column, rule), grp in failures.assign(_src=source_column).groupby(

@@ -144,13 +144,39 @@ def parse_numbers(raw: pd.Series) -> pd.Series:
     return pd.to_numeric(raw, errors="coerce").astype("float64")
 
 
+def on_distinct(raw: pd.Series, fn) -> pd.Series:
+    """Apply a vectorised string function to the distinct values only, then map back.
+
+    Id and code columns repeat heavily (1 M lines, 50 k orders), so this is much faster than
+    running string operations row by row.
+    """
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    done = fn(pd.Series(uniques, dtype=raw.dtype if raw.dtype != object else object))
+    out = done.take(np.where(codes < 0, 0, codes)) if len(done) else pd.Series([pd.NA] * len(raw))
+    out = out.reset_index(drop=True)
+    out.index = raw.index
+    return out.mask(codes < 0)
+
+
 def normalise_ids(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Identifiers become clean strings; returns ``(ids, bad)``.
 
     ``17850``, ``17850.0``, ``"17850"`` and ``" 17850.0 "`` are one id ``"17850"``; a float with a
-    fraction (``17850.5``) or a boolean in an id column is a mixed-type value and marked bad.
-    Empty values become null (anonymous).
+    fraction (``17850.5``, also as text in a mostly numeric column) or a boolean in an id column
+    is a mixed-type value and marked bad. Empty values become null (anonymous). Works on the
+    distinct values and maps back.
     """
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    ids, bad = _normalise_distinct_ids(pd.Series(uniques, dtype=object))
+    safe = np.where(codes < 0, 0, codes)
+    missing = codes < 0
+    if len(uniques) == 0:
+        return pd.Series(pd.NA, index=raw.index, dtype="string"), pd.Series(False, index=raw.index)
+    out = pd.Series(ids.to_numpy()[safe], index=raw.index, dtype="string").mask(missing)
+    return out, pd.Series(bad.to_numpy()[safe] & ~missing, index=raw.index)
+
+
+def _normalise_distinct_ids(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_integer_dtype(raw):
         out = raw.astype("Int64").astype("string")
         return out, pd.Series(False, index=raw.index)
@@ -180,12 +206,21 @@ def normalise_ids(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 # --- schemas ----------------------------------------------------------------------------------
 
 
+def duplicate_rows(df: pd.DataFrame, key: list[str]) -> pd.Series:
+    """Rows whose ``key`` repeats an earlier row (the first occurrence is not a duplicate)."""
+    return df.duplicated(subset=key, keep="first")
+
+
 def _present(name: str) -> pa.Check:
     return pa.Check(lambda s: s.notna(), name=name, ignore_na=False, error=f"{name}")
 
 
-def transactions_schema(unique: list[str], max_ts: pd.Timestamp) -> pa.DataFrameSchema:
-    """Value rules for canonical transaction lines (after parsing)."""
+def transactions_schema(max_ts: pd.Timestamp) -> pa.DataFrameSchema:
+    """Value rules for canonical transaction lines (after parsing).
+
+    Duplicate lines are found by :func:`duplicate_rows`: pandera's own ``unique`` check gives the
+    same answer but formats each failure case, which cost 4 s on the 12 k duplicates of UCI.
+    """
     return pa.DataFrameSchema(
         {
             C.ORDER_ID: pa.Column(object, _present("missing_value"), nullable=True),
@@ -209,8 +244,6 @@ def transactions_schema(unique: list[str], max_ts: pd.Timestamp) -> pa.DataFrame
                 nullable=True,
             ),
         },
-        unique=unique,
-        report_duplicates="exclude_first",
         coerce=False,
     )
 
