@@ -120,14 +120,6 @@ class IdentityReport:
     source_ids_per_customer: dict[int, int]  # histogram: size -> number of customers
     by_source: dict[str, int] = field(default_factory=dict)
 
-    def lines(self) -> list[str]:
-        rules = ", ".join(f"{k}: {v:,}" for k, v in self.merges_by_rule.items()) or "none"
-        return [
-            f"{self.n_source_ids:,} source ids -> {self.n_customers:,} customers "
-            f"({self.n_merged_customers:,} customers merged from {self.n_source_ids_merged:,} ids)",
-            f"merges by rule: {rules}",
-        ]
-
 
 def resolve(records: pd.DataFrame) -> tuple[pd.DataFrame, IdentityReport]:
     """Link source ids into customers.

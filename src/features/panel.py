@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import holidays as holidays_lib
@@ -166,7 +165,3 @@ def future_calendar(
         1:
     ]
     return calendar_features(pd.Series(grid), freq, holiday_country)
-
-
-def panel_specs(items: Sequence[dict]) -> list[PanelSpec]:
-    return [PanelSpec(**dict(item)) for item in items]

@@ -2,13 +2,12 @@
 
 ``assemble`` takes the kept lines of every source, resolves identities (One-ID), links returns to
 the sales they reverse, and derives the products, locations and customers tables.
-``write_tables`` replaces a folder's tables atomically: a failed run leaves what was there intact.
+``write_frames`` replaces a folder's tables atomically: a failed run leaves what was there intact.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -272,15 +271,6 @@ def write_frames(
         _atomic_replace(target, files)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def write_tables(
-    target: str | Path, tables: CanonicalTables, manifest: Mapping | None = None
-) -> None:
-    frames = tables.frames()
-    meta = dict(manifest or {})
-    meta["tables"] = {name: int(len(df)) for name, df in frames.items()}
-    write_frames(target, frames, {"manifest.json": json.dumps(meta, indent=2, default=str)})
 
 
 def read_tables(source: str | Path) -> CanonicalTables:

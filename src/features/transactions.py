@@ -8,7 +8,7 @@ linking happen later, on all sources together (see ``src.features.tables``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +67,6 @@ class SourceSpec:
     adjustment_prefix: str | None = None  # order ids starting with it are adjustments ("A")
     negative_qty_without_prefix: str = C.LINE_RETURN  # or "adjustment" (UCI stock write-offs)
     location_from_text: bool = False  # slugify location names ("United Kingdom" -> united_kingdom)
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.path = Path(self.path)

@@ -62,24 +62,12 @@ def load(
     path: str | Path,
     columns: Mapping[str, str | None],
     *,
-    name: str = "generic",
-    default_values: Mapping | None = None,
-    ts_format: str | None = None,
-    tz: str | None = None,
-    customer_id_is_member_id: bool = True,
     inventory: Mapping | None = None,
     options: IngestOptions | None = None,
+    **source_options,
 ) -> IngestResult:
-    """Ingest one export (see ``conf/data/generic.yaml``)."""
-    spec = source(
-        path,
-        columns,
-        name=name,
-        default_values=default_values,
-        ts_format=ts_format,
-        tz=tz,
-        customer_id_is_member_id=customer_id_is_member_id,
-    )
+    """Ingest one export (see ``conf/data/generic.yaml``); ``source_options`` go to :func:`source`."""
+    spec = source(path, columns, **source_options)
     inv = dict(inventory or {})
     inv_spec = inventory_spec(inv.get("path"), inv.get("columns") or {}, inv.get("as_of"))
     return ingest([spec], options, inventory=inv_spec)

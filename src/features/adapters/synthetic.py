@@ -253,17 +253,12 @@ def source_specs(data: SyntheticData) -> list[SourceSpec]:
     return specs
 
 
-def load(
-    seed: int = 7,
-    n_people: int = 2000,
-    n_skus: int = 120,
-    n_stores: int = 3,
-    start: str = "2023-01-01",
-    days: int = 365,
-    options: IngestOptions | None = None,
-) -> IngestResult:
-    """Generate, then ingest like any other source; One-ID is scored against the truth."""
-    data = generate(seed, n_people, n_skus, n_stores, start, days)
+def load(options: IngestOptions | None = None, **params) -> IngestResult:
+    """Generate (``params`` go to :func:`generate`), then ingest like any other source.
+
+    One-ID is scored against the generator's truth into ``report["identity"]["truth"]``.
+    """
+    data = generate(**params)
     specs = source_specs(data)
     inventory = InventorySpec(
         path=Path("synthetic") / "inventory.csv", columns={c: c for c in C.INVENTORY}
