@@ -1,0 +1,94 @@
+"""One contract every forecaster passes on tiny data (the darts style)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src.features import columns as C
+from src.forecast.base import MODEL_COL, load_forecaster
+from src.forecast.baselines import Croston, ExponentialSmoothing, SeasonalNaive
+from src.forecast.ensemble import Ensemble
+from src.forecast.generators import daily_panel
+from src.forecast.lgbm import LightGBMForecaster
+from src.forecast.metrics import M5_QUANTILES, Y_HAT, quantile_column
+from src.forecast.neural import DartsForecaster
+
+H = 14
+TINY_NN = dict(
+    input_chunk_length=14,
+    output_chunk_length=H,
+    hidden_size=8,
+    epochs=10,
+    batch_size=32,
+    learning_rate=1e-2,
+    max_samples_per_ts=20,
+    num_samples=50,
+    train_window=None,
+)
+
+MODELS = {
+    "seasonal_naive": lambda: SeasonalNaive(),
+    "exp_smoothing": lambda: ExponentialSmoothing(),
+    "croston_sba": lambda: Croston("sba"),
+    "tsb": lambda: Croston("tsb"),
+    "lightgbm": lambda: LightGBMForecaster(
+        num_boost_round=60, min_data_in_leaf=10, holdout=H, num_threads=1
+    ),
+    "lstm": lambda: DartsForecaster(kind="lstm", **TINY_NN),
+    "tft": lambda: DartsForecaster(kind="tft", **TINY_NN),
+    "ensemble": lambda: Ensemble([SeasonalNaive(), Croston("sba")], weights=[1, 3]),
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    panel, static = daily_panel(n_series=6, length=150, seed=1)
+    cut = panel[C.DS].max() - pd.Timedelta(days=H)
+    train = panel[panel[C.DS] <= cut].drop(columns="true_rate")
+    test = panel[panel[C.DS] > cut]
+    return train, test, static
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_forecaster_contract(name, data, tmp_path):
+    train, test, static = data
+    model = MODELS[name]()
+    future = test.drop(columns=[C.Y, "true_rate"])
+    fc = model.fit(train, static).predict(H, future)
+    qcols = [quantile_column(q) for q in M5_QUANTILES]
+    assert list(fc.columns[:4]) == [C.UNIQUE_ID, C.DS, MODEL_COL, Y_HAT] and set(qcols) <= set(
+        fc.columns
+    )
+    assert len(fc) == 6 * H and fc[C.UNIQUE_ID].nunique() == 6
+    assert fc[C.DS].min() == test[C.DS].min() and fc[C.DS].max() == test[C.DS].max()
+    values = fc[[Y_HAT, *qcols]].to_numpy()
+    assert np.isfinite(values).all() and (values >= 0).all()
+    assert (np.diff(fc[qcols].to_numpy(), axis=1) >= -1e-9).all()  # quantiles never cross
+    # loose accuracy: per-series mean forecast within a factor of the true mean rate
+    merged = fc.merge(test, on=[C.UNIQUE_ID, C.DS])
+    by = merged.groupby(C.UNIQUE_ID)[[Y_HAT, "true_rate"]].mean()
+    fast = by[by["true_rate"] > 2]
+    assert (
+        (fast[Y_HAT] > 0.4 * fast["true_rate"]) & (fast[Y_HAT] < 2.5 * fast["true_rate"])
+    ).all(), by
+    # save / load round trip gives the same forecast (sampling models: same distribution centre)
+    model.save(tmp_path / name)
+    again = load_forecaster(tmp_path / name).predict(H, future)
+    if name == "lstm":
+        assert np.allclose(again[Y_HAT].mean(), fc[Y_HAT].mean(), rtol=0.2)
+    else:
+        pd.testing.assert_frame_equal(
+            again.reset_index(drop=True), fc.reset_index(drop=True), atol=1e-4
+        )
+
+
+def test_predict_before_fit_is_an_error():
+    with pytest.raises(RuntimeError, match="fit"):
+        SeasonalNaive().predict(3)
+
+
+def test_panel_contract_is_checked():
+    with pytest.raises(ValueError, match="unique_id, ds, y"):
+        SeasonalNaive().fit(pd.DataFrame({"id": [1], "ds": [1]}))

@@ -1,0 +1,79 @@
+"""Forecast metrics against values computed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src.features import columns as C
+from src.forecast import metrics as M
+
+
+def test_rmsse_uses_naive_errors_from_the_first_sale():
+    train = np.array([0, 0, 2, 4, 2])  # from first sale: 2,4,2 -> diffs 2,-2 -> scale 4
+    assert M.rmsse_scale(train) == pytest.approx(4.0)
+    # errors 1 and -3 -> mse 5 -> sqrt(5/4)
+    assert M.rmsse([3, 1], [2, 4], train) == pytest.approx(np.sqrt(5 / 4))
+
+
+def test_mase_and_bias():
+    train = np.array([1, 3, 2, 5])  # |diffs| 2,1,3 -> 2
+    assert M.mase([4, 4], [3, 6], train) == pytest.approx(1.5 / 2)
+    assert M.bias([4, 4], [3, 6]) == pytest.approx(1 / 8)
+
+
+def test_pinball_hand_computed():
+    # q=0.9: y=10, yq=8 -> 0.9*2=1.8 ; y=10, yq=12 -> 0.1*2=0.2 -> mean 1.0
+    assert M.pinball([10, 10], [8, 12], 0.9) == pytest.approx(1.0)
+    assert M.pinball([10], [10], 0.5) == 0.0
+
+
+def test_spl_scaled_by_mean_absolute_naive_error():
+    train = np.array([0, 2, 4, 2])  # from first sale 2,4,2 -> |diffs| 2,2 -> scale 2
+    y = np.array([3.0])
+    qs = np.array([[2.0, 3.0]])  # q=0.5 off by 1 -> 0.5 ; q=0.9 exact -> 0
+    assert M.spl(y, qs, [0.5, 0.9], train) == pytest.approx(((0.5 + 0.0) / 2) / 2)
+
+
+def test_coverage_and_quantile_names():
+    assert M.coverage([1, 5, 9], [0, 6, 0], [2, 7, 10]) == pytest.approx(2 / 3)
+    assert [M.quantile_column(q) for q in (0.005, 0.5, 0.835)] == ["q0.005", "q0.5", "q0.835"]
+
+
+def test_revenue_weights_last_28_days():
+    ds = pd.date_range("2024-01-01", periods=40)
+    train = pd.DataFrame(
+        {
+            C.UNIQUE_ID: np.repeat(["a", "b"], 40),
+            C.DS: np.tile(ds, 2),
+            C.Y: np.r_[np.ones(40), np.r_[np.full(12, 100.0), np.ones(28)]],
+            C.PRICE: np.r_[np.full(40, 3.0), np.full(40, 1.0)],
+        }
+    )
+    w = M.revenue_weights(train)
+    assert w["a"] == pytest.approx(84 / (84 + 28)) and w["b"] == pytest.approx(28 / 112)
+
+
+def test_evaluate_aggregates_with_weights():
+    ds = pd.date_range("2024-01-01", periods=6)
+    train = pd.DataFrame(
+        {
+            C.UNIQUE_ID: np.repeat(["a", "b"], 4),
+            C.DS: np.tile(ds[:4], 2),
+            C.Y: [1, 3, 1, 3, 2, 2, 4, 4],
+            C.PRICE: 1.0,
+        }
+    )
+    actual = pd.DataFrame(
+        {C.UNIQUE_ID: ["a", "a", "b", "b"], C.DS: [ds[4], ds[5]] * 2, C.Y: [2, 2, 4, 4]}
+    )
+    fc = actual.rename(columns={C.Y: M.Y_HAT}).assign(**{M.Y_HAT: [2, 4, 4, 4]})
+    per, overall = M.evaluate(
+        fc, actual, train, quantiles=(), weights=pd.Series({"a": 0.25, "b": 0.75})
+    )
+    a = per.set_index(C.UNIQUE_ID)
+    assert a.loc["a", "rmsse"] == pytest.approx(np.sqrt(2 / 4))  # scale: diffs 2,-2,2 -> 4
+    assert a.loc["b", "rmsse"] == 0.0
+    assert overall["wrmsse"] == pytest.approx(0.25 * np.sqrt(0.5))
+    assert overall["bias"] == pytest.approx(2 / 12)
