@@ -5,11 +5,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
+DATASET ?= online_retail
 export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features bench-data lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast tune ui bench-data bench-forecast lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -26,6 +28,12 @@ $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 		>>$(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@$(PY) -c "import torch; assert torch.__version__.endswith('+cpu') or torch.cuda.is_available(), torch.__version__" \
 		|| { echo "torch is not the pinned CPU build; see ENVIRONMENT notes in README"; exit 1; }
+	@touch $@
+
+$(BENCH_STAMP): $(STAMP) requirements/bench.txt
+	@echo ">> installing benchmark-only peers from requirements/bench.txt"
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/bench.txt \
+		>>$(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@touch $@
 
 env: $(STAMP) ## create or refresh the virtual environment only
@@ -53,8 +61,20 @@ ingest: $(STAMP) ## only ingest (Hydra overrides in ARGS="data=generic data.path
 features: $(STAMP) ## only build features from the canonical tables
 	$(PY) -m pipelines.build_features $(ARGS)
 
+train-forecast: $(STAMP) ## backtest, track, register and promote forecasters (ARGS=Hydra overrides)
+	$(PY) -m pipelines.train_forecast $(ARGS)
+
+tune: $(STAMP) ## Optuna study, e.g. make tune ARGS="task=forecast model=lightgbm tune.n_trials=20"
+	$(PY) -m pipelines.tune $(ARGS)
+
+ui: $(STAMP) ## MLflow UI on the local store, http://127.0.0.1:5000
+	$(PY) -m mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000
+
 bench-data: $(STAMP) ## benchmark ingest + features on the full embedded data
 	$(PY) -m benchmarks.bench_data $(ARGS)
+
+bench-forecast: $(BENCH_STAMP) ## forecasting benchmark vs statsforecast/mlforecast (DATASET=online_retail|m5_subset)
+	$(PY) -m benchmarks.bench_forecast --dataset $(DATASET) $(ARGS)
 
 lock: ## re-resolve requirements/lock.txt from requirements/requirements.in (needs the registry)
 	rm -rf /tmp/retail-brain-lock && $(PYTHON) -m venv /tmp/retail-brain-lock

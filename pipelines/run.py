@@ -1,6 +1,6 @@
 """The main job (`make run`): every step in order on the configured data.
 
-Now: ingest -> features. Later steps (forecast, recommend, plan inventory) append here.
+Now: ingest -> features -> forecasts. Later steps (recommend, plan inventory) append here.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from pipelines import build_features, ingest
+from pipelines import build_features, ingest, train_forecast
 from src.features.validation import DataValidationError
 
 log = logging.getLogger(__name__)
-STEPS = [("ingest", ingest.run), ("build_features", build_features.run)]
+STEPS = [
+    ("ingest", ingest.run),
+    ("build_features", build_features.run),
+    ("train_forecast", train_forecast.run),
+]
 
 
 def run(cfg: DictConfig) -> dict:

@@ -102,7 +102,9 @@ class ExponentialSmoothing(Forecaster):
                 first = s & ~init
                 level = np.where(first, Z[:, t], np.where(s, level + a * (Z[:, t] - level), level))
                 init |= s
-            err = np.nanmean((Z - fit) ** 2, axis=1)
+            sq = (Z - fit) ** 2
+            n_ok = np.isfinite(sq).sum(axis=1)
+            err = np.where(n_ok > 0, np.nansum(sq, axis=1) / np.maximum(n_ok, 1), np.inf)
             better = err < best_err
             best_err = np.where(better, err, best_err)
             best_level = np.where(better, level, best_level)

@@ -177,7 +177,9 @@ class DartsForecaster(Forecaster):
             )
             panel = panel[panel[C.DS] > first]
         # series shorter than one training sample are padded with leading zeros
-        need = self.input_chunk_length + self.output_chunk_length
+        need = (
+            self.input_chunk_length + self.output_chunk_length + 1
+        )  # RNNModel: training_length + 1
         panel = _pad_start(panel, need, self.freq)
         level = panel.groupby(C.UNIQUE_ID)[C.Y].mean()
         self.scale_ = (level.where(level > 0, 1.0) + 1e-3).reindex(self.ids_).fillna(1.0)

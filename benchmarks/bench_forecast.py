@@ -1,0 +1,393 @@
+"""`make bench-forecast DATASET=online_retail|m5_subset`: our forecasters vs statsforecast/mlforecast.
+
+Protocols (issue 3):
+
+* **online_retail** — both UCI files joined from the raw files (2009-12-01..2010-11-30 from
+  Online Retail II, the rest from Online Retail); merchandise sale lines only (no ``C`` invoices,
+  quantity > 0, price > 0, StockCode matching ``^\\d{5}[A-Za-z]{0,2}$``); y = units per StockCode
+  per calendar day, zero-filled over the whole calendar; test 2011-11-12..2011-12-09 (28 days),
+  training everything before; series = the 1,000 StockCodes with the most revenue in the 365 days
+  up to 2011-11-11.
+* **m5_subset** — the 149 HOBBIES_2 / CA_3 series from ``../shared/data``; validation: train on
+  d_1..d_1913, score d_1914..d_1941; then refit on d_1..d_1941 and forecast d_1942..d_1969.
+
+Our **champion** is chosen without looking at the test window: every model of ours is
+backtested on the last 28 days of the training data, the best validation WRMSSE wins. All models
+and peers are then fitted on the full training data and scored on the test window with the same
+code (``src.forecast.metrics.evaluate``; weights = revenue over the last 28 training days).
+Peers: statsforecast SeasonalNaive(7), AutoETS(7), CrostonOptimized, TSB(0.1, 0.1), ADIDA, IMAPA,
+with conformal intervals (2 windows of 28) turned into the nine M5 quantiles; mlforecast with a
+default LGBMRegressor (lags 7/14/28, day-of-week and month), intervals likewise.
+Writes ``benchmarks/out/forecast_<dataset>.parquet`` (the champion's forecast), ``…_metrics.json``
+and the table between the markers of ``docs/BENCHMARKS.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from src.features import columns as C
+from src.features.panel import calendar_features
+from src.forecast.backtest import BacktestSpec, backtest, known_future
+from src.forecast.factory import build
+from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+OUT = REPO / "benchmarks" / "out"
+DOC = REPO / "docs" / "BENCHMARKS.md"
+H = 28
+LEVELS = (1, 5, 33, 50)  # central interval levels -> quantile pairs (0.495/0.505 unused)
+LEVEL_OF = {0.005: 99, 0.025: 95, 0.165: 67, 0.25: 50}
+log = logging.getLogger("bench_forecast")
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def online_retail() -> dict:
+    raw = REPO / "data" / "raw"
+    a = pd.read_parquet(raw / "online_retail_ii_2009_2010.parquet").rename(
+        columns={"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
+    )
+    b = pd.read_parquet(raw / "online_retail.parquet")
+    d = pd.concat([a[a.InvoiceDate < "2010-12-01"], b], ignore_index=True)
+    d = d[~d.InvoiceNo.str.startswith("C") & (d.Quantity > 0) & (d.UnitPrice > 0)]
+    d = d[d.StockCode.str.match(r"^\d{5}[A-Za-z]{0,2}$")]
+    d["ds"] = d.InvoiceDate.dt.normalize().astype("datetime64[ns]")
+    d["revenue"] = d.Quantity * d.UnitPrice
+    daily = (
+        d.groupby(["StockCode", "ds"])
+        .agg(y=("Quantity", "sum"), revenue=("revenue", "sum"))
+        .reset_index()
+    )
+    train_end, test_start, test_end = (
+        pd.Timestamp("2011-11-11"),
+        pd.Timestamp("2011-11-12"),
+        pd.Timestamp("2011-12-09"),
+    )
+    last_year = daily[(daily.ds > train_end - pd.Timedelta(days=365)) & (daily.ds <= train_end)]
+    top = last_year.groupby("StockCode").revenue.sum().nlargest(1000).index
+    daily = daily[daily.StockCode.isin(top)]
+    dates = pd.date_range(d.ds.min(), test_end, freq="D")
+    grid = pd.MultiIndex.from_product([sorted(top), dates], names=[C.UNIQUE_ID, C.DS])
+    panel = (
+        daily.rename(columns={"StockCode": C.UNIQUE_ID})
+        .set_index([C.UNIQUE_ID, C.DS])
+        .reindex(grid)
+    )
+    panel["y"] = panel["y"].fillna(0.0)
+    panel[C.PRICE] = (
+        (panel["revenue"] / panel["y"].where(panel["y"] > 0))
+        .groupby(level=0)
+        .ffill()
+        .groupby(level=0)
+        .bfill()
+    )
+    panel = panel.drop(columns="revenue").reset_index()
+    panel = panel.merge(calendar_features(panel[C.DS], "D", "GB"), on=C.DS, how="left")
+    train = panel[panel[C.DS] <= train_end].reset_index(drop=True)
+    test = panel[(panel[C.DS] >= test_start) & (panel[C.DS] <= test_end)].reset_index(drop=True)
+    static = pd.DataFrame({C.UNIQUE_ID: sorted(top)})
+    static[C.CATEGORY] = static[C.UNIQUE_ID].str[:3]  # StockCode families (first digits)
+    known = ("dow", "week", "month", "day", "holiday")
+    return {"train": train, "test": test, "static": static, "known": known, "final": None}
+
+
+def m5_subset() -> dict:
+    from src.features.adapters import m5
+
+    hist, static, future = m5.panel(SHARED)
+    static = static.rename(columns={"dept_id": C.CATEGORY})[[C.UNIQUE_ID, C.CATEGORY]]
+    cut = pd.Timestamp("2016-04-24")  # d_1913
+    known = ("price", "price_ratio", "snap", "event", "dow", "month")
+    return {
+        "train": hist[hist[C.DS] <= cut].reset_index(drop=True),
+        "test": hist[hist[C.DS] > cut].reset_index(drop=True),
+        "static": static,
+        "known": known,
+        "final": (hist, future),  # refit on d_1..d_1941, forecast d_1942..d_1969
+    }
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+class PeakMemory:
+    """Peak resident memory of this process while the block runs (sampled every 20 ms)."""
+
+    def __enter__(self):
+        self.proc = psutil.Process(os.getpid())
+        self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak_gb = self.peak / 1024**3
+
+
+def timed(fn: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, float, float]:
+    with PeakMemory() as mem:
+        t = time.perf_counter()
+        out = fn()
+        seconds = time.perf_counter() - t
+    return out, seconds, mem.peak_gb
+
+
+# --- peers ------------------------------------------------------------------------------------
+
+
+def interval_quantiles(df: pd.DataFrame, model: str, levels=(99, 95, 67, 50)) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {C.UNIQUE_ID: df[C.UNIQUE_ID].astype(str), C.DS: df[C.DS], Y_HAT: df[model].clip(lower=0)}
+    )
+    for q in M5_QUANTILES:
+        if q == 0.5:
+            out[quantile_column(q)] = out[Y_HAT]
+            continue
+        lv = LEVEL_OF[min(q, 1 - q)] if q < 0.5 else LEVEL_OF[round(1 - q, 3)]
+        side = "lo" if q < 0.5 else "hi"
+        out[quantile_column(q)] = df[f"{model}-{side}-{lv}"].clip(lower=0).to_numpy()
+    qcols = [quantile_column(q) for q in M5_QUANTILES]
+    out[qcols] = np.maximum.accumulate(out[qcols].to_numpy(), axis=1)
+    return out
+
+
+def statsforecast_peers(train: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, float, float]]:
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA, IMAPA, TSB, AutoETS, CrostonOptimized, SeasonalNaive
+    from statsforecast.utils import ConformalIntervals
+
+    models = [
+        SeasonalNaive(7),
+        AutoETS(season_length=7),
+        CrostonOptimized(),
+        TSB(0.1, 0.1),
+        ADIDA(),
+        IMAPA(),
+    ]
+    df = train[[C.UNIQUE_ID, C.DS, C.Y]]
+    results = {}
+    for model in models:  # one at a time, so each gets its own time and memory figure
+        sf = StatsForecast(models=[model], freq="D", n_jobs=1)
+        name = repr(model)
+        fc, s, mem = timed(
+            lambda sf=sf: sf.forecast(
+                df=df,
+                h=H,
+                level=[99, 95, 67, 50],
+                prediction_intervals=ConformalIntervals(h=H, n_windows=2),
+            )
+        )
+        results[f"statsforecast {name}"] = (interval_quantiles(fc, name), s, mem)
+        log.info("peer %s: %.1f s", name, s)
+    return results
+
+
+def mlforecast_peer(train: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, float, float]]:
+    from lightgbm import LGBMRegressor
+    from mlforecast import MLForecast
+    from mlforecast.utils import PredictionIntervals
+
+    df = train[[C.UNIQUE_ID, C.DS, C.Y]]
+
+    def run():
+        mlf = MLForecast(
+            models={"LGBMRegressor": LGBMRegressor(verbosity=-1)},
+            freq="D",
+            lags=[7, 14, 28],
+            date_features=["dayofweek", "month"],
+        )
+        mlf.fit(df, prediction_intervals=PredictionIntervals(n_windows=2, h=H))
+        return mlf.predict(H, level=[99, 95, 67, 50])
+
+    fc, s, mem = timed(run)
+    log.info("peer mlforecast LGBMRegressor: %.1f s", s)
+    return {"mlforecast LGBMRegressor": (interval_quantiles(fc, "LGBMRegressor"), s, mem)}
+
+
+# --- ours -------------------------------------------------------------------------------------
+
+
+def our_models(names: list[str], overrides: list[str]) -> dict[str, Callable]:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose("train_forecast", ["granularity=sku_daily", *overrides])
+    fc = OmegaConf.to_container(cfg.forecast, resolve=True)
+    return {n: (lambda n=n: build(n, fc["models"], "D", M5_QUANTILES)) for n in names}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description="forecasting benchmark")
+    parser.add_argument(
+        "--dataset", choices=["online_retail", "m5_subset"], default="online_retail"
+    )
+    parser.add_argument(
+        "--models", default="exp_smoothing,croston_sba,tsb,lightgbm,lstm,tft,ensemble"
+    )
+    parser.add_argument(
+        "--override", action="append", default=[], help="Hydra override of the forecast config"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    warnings.filterwarnings("ignore")
+    t_start = time.perf_counter()
+    data = online_retail() if args.dataset == "online_retail" else m5_subset()
+    train, test, static, known = data["train"], data["test"], data["static"], data["known"]
+    log.info(
+        "%s: %d series, train %s..%s, test %s..%s",
+        args.dataset,
+        train[C.UNIQUE_ID].nunique(),
+        train[C.DS].min().date(),
+        train[C.DS].max().date(),
+        test[C.DS].min().date(),
+        test[C.DS].max().date(),
+    )
+    names = args.models.split(",")
+    factories = our_models(names, args.override)
+
+    # 1. champion selection on the training data only (last 28 training days)
+    spec = BacktestSpec(horizon=H, windows=1, step=H, known_covariates=known)
+    validation = {}
+    for name in names:
+        res = backtest(factories[name], train, static, spec)
+        validation[name] = res.overall["wrmsse"]
+        log.info("validation %s: wrmsse %.4f", name, validation[name])
+    champion = min(validation, key=validation.get)
+    log.info("champion by validation: %s", champion)
+
+    # 2. every model and peer: fit on all training data, forecast the test window
+    future = known_future(test, known)
+    results: dict[str, tuple[pd.DataFrame, float, float]] = {}
+    for name in names:
+        results[name] = timed(
+            lambda name=name: factories[name]().fit(train, static).predict(H, future)
+        )
+        log.info("ours %s: %.1f s", name, results[name][1])
+    results |= statsforecast_peers(train)
+    results |= mlforecast_peer(train)
+
+    rows = []
+    for name, (fc, seconds, mem) in results.items():
+        _, overall = evaluate(fc, test, train)
+        rows.append(
+            {
+                "model": name,
+                "ours": not name.startswith(("statsforecast", "mlforecast")),
+                "validation_wrmsse": validation.get(name),
+                **overall,
+                "fit_predict_s": seconds,
+                "peak_rss_gb": mem,
+            }
+        )
+    table = pd.DataFrame(rows)
+    peers = table[~table["ours"]]
+    best_peer_wrmsse = peers["wrmsse"].min()
+    best_peer_wspl = peers["wspl"].min()
+    champ = table.set_index("model").loc[champion]
+    summary = {
+        "dataset": args.dataset,
+        "series": int(train[C.UNIQUE_ID].nunique()),
+        "champion": champion,
+        "champion_wrmsse": float(champ["wrmsse"]),
+        "best_peer_wrmsse": float(best_peer_wrmsse),
+        "best_peer_wrmsse_model": peers.loc[peers["wrmsse"].idxmin(), "model"],
+        "wrmsse_ratio": float(champ["wrmsse"] / best_peer_wrmsse),
+        "wrmsse_target_met": bool(champ["wrmsse"] <= 0.95 * best_peer_wrmsse),
+        "champion_wspl": float(champ["wspl"]),
+        "best_peer_wspl": float(best_peer_wspl),
+        "best_peer_wspl_model": peers.loc[peers["wspl"].idxmin(), "model"],
+        "wspl_ratio": float(champ["wspl"] / best_peer_wspl),
+        "wspl_target_met": bool(champ["wspl"] <= 0.9 * best_peer_wspl),
+        "total_s": time.perf_counter() - t_start,
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "overrides": args.override,
+    }
+
+    # 3. the champion's forecast file
+    OUT.mkdir(parents=True, exist_ok=True)
+    qcols = [quantile_column(q) for q in M5_QUANTILES]
+    if data["final"] is None:
+        out = results[champion][0]
+    else:
+        hist, fut = data["final"]
+        out = factories[champion]().fit(hist, static).predict(H, known_future(fut, known))
+    out = out[[C.UNIQUE_ID, C.DS, Y_HAT, *qcols]]
+    out.to_parquet(OUT / f"forecast_{args.dataset}.parquet", index=False)
+    summary["total_s"] = time.perf_counter() - t_start
+    (OUT / f"forecast_{args.dataset}_metrics.json").write_text(
+        json.dumps({"summary": summary, "table": table.to_dict("records")}, indent=2, default=float)
+    )
+    text = render(table, summary)
+    write_doc(args.dataset, text)
+    print(text)
+    return summary
+
+
+def render(table: pd.DataFrame, s: dict) -> str:
+    t = table.sort_values("wrmsse")
+    lines = [
+        f"Measured {s['date']} on {s['cpus']} CPUs; {s['series']} series, 28-day test window; whole benchmark "
+        f"{s['total_s'] / 60:.1f} min. Champion chosen on the last 28 training days (validation WRMSSE), "
+        "never on the test window. Time and memory: fit + predict of the final model in this process "
+        "(peak RSS of the whole process, which also holds the data).",
+        "",
+        "| model | ours | validation WRMSSE | WRMSSE | mean RMSSE | WSPL | 95% coverage | bias | fit+predict s | peak RSS GB |",
+        "| --- | :-: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for _, r in t.iterrows():
+        champ = " **(champion)**" if r["model"] == s["champion"] else ""
+        val = f"{r['validation_wrmsse']:.4f}" if pd.notna(r["validation_wrmsse"]) else ""
+        lines.append(
+            f"| {r['model']}{champ} | {'yes' if r['ours'] else ''} | {val} | {r['wrmsse']:.4f} | {r['rmsse_mean']:.4f} "
+            f"| {r['wspl']:.4f} | {r['coverage_95']:.3f} | {r['bias']:+.3f} | {r['fit_predict_s']:.1f} | {r['peak_rss_gb']:.2f} |"
+        )
+    ok = lambda b: "met" if b else "**MISSED**"  # noqa: E731
+    lines += [
+        "",
+        f"- WRMSSE: champion {s['champion']} {s['champion_wrmsse']:.4f} vs best peer {s['best_peer_wrmsse_model']} "
+        f"{s['best_peer_wrmsse']:.4f} = ratio {s['wrmsse_ratio']:.3f} (target ≤ 0.95): {ok(s['wrmsse_target_met'])}",
+        f"- WSPL: champion {s['champion_wspl']:.4f} vs best peer {s['best_peer_wspl_model']} {s['best_peer_wspl']:.4f} "
+        f"= ratio {s['wspl_ratio']:.3f} (target ≤ 0.90): {ok(s['wspl_target_met'])}",
+    ]
+    return "\n".join(lines)
+
+
+def write_doc(dataset: str, text: str) -> None:
+    start, end = (
+        f"<!-- bench-forecast-{dataset}:start -->",
+        f"<!-- bench-forecast-{dataset}:end -->",
+    )
+    doc = DOC.read_text()
+    if start not in doc:
+        doc += f"\n### `make bench-forecast DATASET={dataset}`\n\n{start}\n{end}\n"
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    DOC.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Optuna search spaces of the forecasters: plain ``space(trial) -> dict`` functions.
+
+Each returns constructor arguments that override the model's configured ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import optuna
+
+
+def lightgbm(trial: optuna.Trial) -> dict:
+    return {
+        "objective": trial.suggest_categorical("objective", ["tweedie", "poisson"]),
+        "tweedie_variance_power": trial.suggest_float("tweedie_variance_power", 1.05, 1.6),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 300, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+        "num_boost_round": trial.suggest_int("num_boost_round", 100, 800, step=50),
+        "train_window": trial.suggest_categorical("train_window", [180, 365, 730]),
+    }
+
+
+def exp_smoothing(trial: optuna.Trial) -> dict:
+    return {"profile_weeks": trial.suggest_int("profile_weeks", 4, 26)}
+
+
+def croston(trial: optuna.Trial) -> dict:
+    return {
+        "variant": trial.suggest_categorical("variant", ["classic", "sba", "tsb"]),
+        "alpha": trial.suggest_float("alpha", 0.02, 0.5, log=True),
+        "beta": trial.suggest_float("beta", 0.02, 0.5, log=True),
+    }
+
+
+def neural(trial: optuna.Trial) -> dict:
+    return {
+        "hidden_size": trial.suggest_categorical("hidden_size", [8, 16, 32, 64]),
+        "dropout": trial.suggest_float("dropout", 0.0, 0.3),
+        "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
+        "epochs": trial.suggest_int("epochs", 2, 12),
+        "max_samples_per_ts": trial.suggest_categorical("max_samples_per_ts", [20, 40, 80]),
+    }
+
+
+SPACES: dict[str, Callable[[optuna.Trial], dict]] = {
+    "lightgbm": lightgbm,
+    "exp_smoothing": exp_smoothing,
+    "croston_sba": croston,
+    "tsb": croston,
+    "lstm": neural,
+    "tft": neural,
+}

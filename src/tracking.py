@@ -1,0 +1,162 @@
+"""MLflow plumbing shared by every task (forecast, recsys, policy).
+
+* :func:`configure` — tracking URI (default: SQLite under ``mlruns/``) and one experiment per task
+  with an explicit artifact folder (MLflow 3 refuses a plain folder as tracking URI);
+* :func:`log_context` — the resolved config (as params and as ``config.yaml``), git commit, data
+  fingerprint and free-form tags, so a run says what produced it;
+* :func:`promote` — set the registry aliases ``champion`` / ``challenger`` by an explicit rule and
+  record the decision and its evidence as tags on the model versions.
+
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+
+def configure(tracking_uri: str, experiment: str, artifact_root: str | Path) -> str:
+    """Point MLflow at the store and make sure ``experiment`` exists; returns its id."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # a PythonModel object is pickled by design here (the class is importable from src)
+    logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+    if tracking_uri.startswith("sqlite:///"):
+        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        root = Path(artifact_root).resolve() / experiment
+        root.mkdir(parents=True, exist_ok=True)
+        exp_id = mlflow.create_experiment(experiment, artifact_location=root.as_uri())
+    else:
+        exp_id = found.experiment_id
+    mlflow.set_experiment(experiment_id=exp_id)
+    return exp_id
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
+        )
+        return commit + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def flatten(d: Mapping, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = (
+                v
+                if isinstance(v, int | float | bool | str) or v is None
+                else json.dumps(v, default=str)
+            )
+    return out
+
+
+def log_context(
+    config: Mapping, data_fingerprint: str | None, tags: Mapping[str, str] | None = None
+) -> None:
+    params = {k: str(v)[:500] for k, v in flatten(config).items()}
+    for i in range(0, len(params), 100):  # MLflow takes at most 100 params per call
+        mlflow.log_params(dict(list(params.items())[i : i + 100]))
+    mlflow.log_text(json.dumps(config, indent=2, default=str), "config.json")
+    mlflow.set_tags(
+        {
+            "git_commit": git_commit(),
+            "data_fingerprint": data_fingerprint or "unknown",
+            **(tags or {}),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PromotionRule:
+    """Promote the best registered version by ``metric`` if it beats the champion enough.
+
+    ``min_improvement`` is relative (0.01 = the challenger must be 1 % better). The runner-up
+    (or the newest non-champion) becomes ``challenger``.
+    """
+
+    metric: str = "val/wrmsse"
+    higher_is_better: bool = False
+    min_improvement: float = 0.0
+
+
+def _metric(client: MlflowClient, version, metric: str) -> float | None:
+    if not version.run_id:
+        return None
+    value = client.get_run(version.run_id).data.metrics.get(metric)
+    return float(value) if value is not None else None
+
+
+def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = None) -> dict:
+    """Apply ``rule`` to the versions of ``model_name``; returns the decision with its evidence."""
+    client = client or MlflowClient()
+    versions = client.search_model_versions(f"name='{model_name}'")
+    scored = [(v, _metric(client, v, rule.metric)) for v in versions]
+    scored = [(v, m) for v, m in scored if m is not None]
+    if not scored:
+        raise ValueError(f"no version of '{model_name}' has metric '{rule.metric}'")
+    sign = -1.0 if rule.higher_is_better else 1.0
+    scored.sort(key=lambda vm: (sign * vm[1], -int(vm[0].version)))
+    best, best_value = scored[0]
+    try:
+        current = client.get_model_version_by_alias(model_name, CHAMPION)
+        current_value = _metric(client, current, rule.metric)
+    except mlflow.exceptions.MlflowException:
+        current, current_value = None, None
+    if current is None or current_value is None:
+        promote_best, reason = True, "no champion yet"
+    elif best.version == current.version:
+        promote_best, reason = False, "best version is already champion"
+    else:
+        gain = (
+            (current_value - best_value) * sign / abs(current_value)
+            if current_value
+            else float("inf")
+        )
+        promote_best = gain > rule.min_improvement
+        reason = f"relative gain {gain:.4f} {'>' if promote_best else '<='} min_improvement {rule.min_improvement}"
+    champion = best if promote_best else current
+    client.set_registered_model_alias(model_name, CHAMPION, champion.version)
+    others = [(v, m) for v, m in scored if v.version != champion.version]
+    challenger = others[0][0] if others else None
+    if challenger is not None:
+        client.set_registered_model_alias(model_name, CHALLENGER, challenger.version)
+    decision = {
+        "model": model_name,
+        "metric": rule.metric,
+        "champion_version": champion.version,
+        "champion_value": _metric(client, champion, rule.metric),
+        "challenger_version": challenger.version if challenger is not None else None,
+        "promoted": bool(promote_best),
+        "reason": reason,
+    }
+    client.set_model_version_tag(model_name, champion.version, "promotion", json.dumps(decision))
+    log.info("promotion %s: %s", model_name, decision)
+    return decision

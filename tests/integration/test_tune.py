@@ -1,0 +1,61 @@
+"""Optuna tuning: nested MLflow runs, intermediate values for pruning, resumable SQLite study."""
+
+from __future__ import annotations
+
+import mlflow
+import optuna
+import pytest
+from hydra import compose, initialize_config_dir
+from mlflow import MlflowClient
+
+from pipelines import ingest, tune
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def test_study_resumes_and_logs_nested_trials(tmp_path):
+    paths = [
+        f"paths.output={tmp_path}/tables",
+        f"paths.mlruns={tmp_path}/mlruns",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    small = ["granularity.horizon=7", "granularity.backtest_step=7", "granularity.top_n=10"]
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        ingest.run(
+            compose("ingest", ["data=synthetic", "data.n_people=200", "data.days=120", *paths])
+        )
+        cfg = compose(
+            "tune", [*paths, *small, "task=forecast", "model=croston_sba", "tune.n_trials=3"]
+        )
+        n_first = len(tune.run(cfg).trials)
+        again = tune.run(
+            compose(
+                "tune", [*paths, *small, "task=forecast", "model=croston_sba", "tune.n_trials=2"]
+            )
+        )
+    assert n_first == 3 and len(again.trials) == 5  # the second call resumed the study
+    storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
+    loaded = optuna.load_study(study_name="forecast-croston_sba-forecast_sku_D", storage=storage)
+    assert len(loaded.trials) == 5
+    assert all(t.intermediate_values for t in loaded.trials)  # each window reported a value
+    client = MlflowClient()
+    exp = mlflow.get_experiment_by_name("forecast")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.info.run_name.startswith("study-")]
+    trials = [r for r in runs if r.info.run_name.startswith("trial-")]
+    assert len(parents) == 2 and len(trials) == 5
+    parent_ids = {p.info.run_id for p in parents}
+    assert all(t.data.tags["mlflow.parentRunId"] in parent_ids for t in trials)
+    assert all(
+        "val/wrmsse" in t.data.metrics for t in trials if t.data.tags["optuna_state"] == "complete"
+    )
+    assert {"variant", "alpha", "beta"} <= set(trials[0].data.params)
+
+
+def test_unknown_task_or_model_is_refused(tmp_path):
+    with (
+        initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"),
+        pytest.raises(ValueError, match="cannot be tuned yet"),
+    ):
+        tune.run(compose("tune", ["task=policy"]))
