@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.report import write_section
+
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
-DOC = REPO / "docs" / "BENCHMARKS.md"
-START, END = "<!-- bench-data:start -->", "<!-- bench-data:end -->"
 TARGET_S, TARGET_GB = 60.0, 3.0
 
 PEER = """
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "bench_data.json").write_text(json.dumps(result, indent=2))
-    write_doc(result)
+    write_section("bench-data", table(result), "## Data layer (`make bench-data`)")
     print(table(result))
     return result
 
@@ -137,19 +137,6 @@ def table(result: dict) -> str:
         f"Target (< {t['wall_s']:.0f} s and < {t['peak_rss_gb']:.0f} GB for ingest + features, worst run): **{verdict}**.",
     ]
     return "\n".join(lines)
-
-
-def write_doc(result: dict) -> None:
-    text = (
-        DOC.read_text()
-        if DOC.exists()
-        else f"# Benchmarks\n\n## Data layer (`make bench-data`)\n\n{START}\n{END}\n"
-    )
-    if START not in text:
-        text += f"\n## Data layer (`make bench-data`)\n\n{START}\n{END}\n"
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{START}\n{table(result)}\n{END}{tail}")
 
 
 if __name__ == "__main__":

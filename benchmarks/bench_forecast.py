@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from benchmarks.report import write_section
 from src.features import columns as C
 from src.features.panel import calendar_features
 from src.forecast.backtest import BacktestSpec, backtest, known_future
@@ -47,7 +48,6 @@ from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 OUT = REPO / "benchmarks" / "out"
-DOC = REPO / "docs" / "BENCHMARKS.md"
 H = 28
 LEVELS = (1, 5, 33, 50)  # central interval levels -> quantile pairs (0.495/0.505 unused)
 LEVEL_OF = {0.005: 99, 0.025: 95, 0.165: 67, 0.25: 50}
@@ -342,7 +342,9 @@ def main(argv: list[str] | None = None) -> dict:
         json.dumps({"summary": summary, "table": table.to_dict("records")}, indent=2, default=float)
     )
     text = render(table, summary)
-    write_doc(args.dataset, text)
+    write_section(
+        f"bench-forecast-{args.dataset}", text, f"### `make bench-forecast DATASET={args.dataset}`"
+    )
     print(text)
     return summary
 
@@ -374,19 +376,6 @@ def render(table: pd.DataFrame, s: dict) -> str:
         f"= ratio {s['wspl_ratio']:.3f} (target ≤ 0.90): {ok(s['wspl_target_met'])}",
     ]
     return "\n".join(lines)
-
-
-def write_doc(dataset: str, text: str) -> None:
-    start, end = (
-        f"<!-- bench-forecast-{dataset}:start -->",
-        f"<!-- bench-forecast-{dataset}:end -->",
-    )
-    doc = DOC.read_text()
-    if start not in doc:
-        doc += f"\n### `make bench-forecast DATASET={dataset}`\n\n{start}\n{end}\n"
-    head, rest = doc.split(start, 1)
-    _, tail = rest.split(end, 1)
-    DOC.write_text(f"{head}{start}\n{text}\n{end}{tail}")
 
 
 if __name__ == "__main__":

@@ -337,11 +337,12 @@ def _extend(
     for c in panel.columns.difference([C.UNIQUE_ID, C.DS, C.Y]):
         if c not in grid:
             grid[c] = np.nan
-        fill = calendar[c] if c in calendar else grid[C.UNIQUE_ID].map(last_rows[c])
-        if c in ("holiday", "event", "promo"):
-            fill = 0 if c not in last_rows else 0
-        grid[c] = grid[c].fillna(
-            pd.Series(fill, index=grid.index) if not np.isscalar(fill) else fill
-        )
+        if c in calendar:
+            fill = calendar[c]
+        elif c in ("holiday", "event", "promo"):  # unknown ahead: assume none
+            fill = pd.Series(0, index=grid.index)
+        else:  # e.g. price: carry the last known value forward
+            fill = grid[C.UNIQUE_ID].map(last_rows[c])
+        grid[c] = grid[c].fillna(fill)
     grid[C.Y] = 0.0
     return pd.concat([panel, grid[panel.columns]], ignore_index=True)
