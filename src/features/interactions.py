@@ -56,3 +56,35 @@ def interactions(
     )
     out = out[out[C.WEIGHT] > 0].reset_index()
     return out[C.INTERACTIONS].astype({C.CUSTOMER_ID: "string", C.SKU: "string"})
+
+
+def purchase_events(
+    transactions: pd.DataFrame,
+    products: pd.DataFrame,
+    *,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Event-level interactions: one row per customer x SKU x purchase day (``weight`` = 1).
+
+    Merchandise sale lines with a customer, ``start <= ts < end``. Models that need the timing
+    of every purchase (buy-again recency, the hybrid's label window) read these; the aggregated
+    :func:`interactions` table is the same contract with one row per pair.
+    """
+    tx = transactions[
+        transactions[C.CUSTOMER_ID].notna() & (transactions[C.LINE_TYPE] == C.LINE_SALE)
+    ]
+    tx = tx[tx[C.SKU].isin(products.loc[products[C.IS_MERCHANDISE], C.SKU])]
+    if start is not None:
+        tx = tx[tx[C.TS] >= pd.Timestamp(start)]
+    if end is not None:
+        tx = tx[tx[C.TS] < pd.Timestamp(end)]
+    ev = pd.DataFrame(
+        {
+            C.CUSTOMER_ID: tx[C.CUSTOMER_ID].astype(str).to_numpy(),
+            C.SKU: tx[C.SKU].astype(str).to_numpy(),
+            C.TS: tx[C.TS].dt.normalize().to_numpy(),
+        }
+    ).drop_duplicates()
+    ev[C.WEIGHT] = 1.0
+    return ev[C.INTERACTIONS].reset_index(drop=True)

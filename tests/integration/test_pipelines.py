@@ -139,7 +139,14 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     out = tmp_path / "processed"
     c = cfg(
         "run",
-        [f"data.root={uci_sample['dir']}", f"paths.output={out}", f"paths.logs={tmp_path}/logs"],
+        [
+            f"data.root={uci_sample['dir']}",
+            f"paths.output={out}",
+            f"paths.logs={tmp_path}/logs",
+            f"paths.mlruns={tmp_path}/mlruns",  # never the repo's own store
+            "forecast.train=[seasonal_naive]",
+            "recsys.train=[popularity,buy_again]",
+        ],
     )
     results = run.run(c)
     assert results["ingest"]["summary"]["lines"] > 0
@@ -162,6 +169,9 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     assert panel[C.Y].sum() == pytest.approx(
         sales[C.QTY].sum()
     )  # every unit sold lands in the panel
+    assert (out / "forecasts" / "forecast_sku_D.parquet").exists()
+    recs = pd.read_parquet(out / "recommendations" / "recommendations.parquet")
+    assert recs.groupby(C.CUSTOMER_ID).size().max() == 20
     rfm = pd.read_parquet(feats / "rfm.parquet")
     assert set(rfm[C.LIFECYCLE]) <= {"new", "active", "at_risk", "dormant"}
 

@@ -53,6 +53,23 @@ def test_study_resumes_and_logs_nested_trials(tmp_path):
     assert {"variant", "alpha", "beta"} <= set(trials[0].data.params)
 
 
+def test_recsys_study_runs_nested_trials(tmp_path):
+    paths = [
+        f"paths.output={tmp_path}/tables",
+        f"paths.mlruns={tmp_path}/mlruns",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        ingest.run(
+            compose("ingest", ["data=synthetic", "data.n_people=300", "data.days=120", *paths])
+        )
+        study = tune.run(compose("tune", [*paths, "task=recsys", "model=ease", "tune.n_trials=3"]))
+    assert len(study.trials) == 3 and study.direction == optuna.study.StudyDirection.MAXIMIZE
+    assert "lambda_" in study.best_params and 0 <= study.best_value <= 1
+    runs = MlflowClient().search_runs([mlflow.get_experiment_by_name("recsys").experiment_id])
+    assert sum(r.info.run_name.startswith("trial-") for r in runs) == 3
+
+
 def test_unknown_task_or_model_is_refused(tmp_path):
     with (
         initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"),

@@ -1,0 +1,253 @@
+"""The one recommendation interface.
+
+``Recommender.fit(interactions)`` takes the interaction table (``customer_id, sku, weight, ts``)
+and keeps the id <-> index mappings; ``recommend(customer_ids, k, …)`` returns
+``customer_id, rank, sku, score, reason`` (rank from 1); ``similar_items(skus, k)`` returns
+``sku, rank, similar_sku, score``; ``save`` / ``load`` round-trip the model with its mappings.
+
+Subclasses only score: ``_score(rows) -> (len(rows), n_items)`` for known customers. The base
+class applies the request's rules (an allowed-items mask, excluded items, already-bought items,
+a boost) and fills what a model does not score with recent popularity (``reason =
+"popular_fill"``). Customers the model has never seen get the **cold-start fallback**: popularity
+within their segment (lifecycle stage, country …) when one is given, else overall
+(``reason = "cold_start"``).
+"""
+
+from __future__ import annotations
+
+import pickle
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from src.features import columns as C
+
+RANK = "rank"
+SCORE = "score"
+REASON = "reason"
+COLD_START = "cold_start"
+POPULAR_FILL = "popular_fill"
+SIMILAR_SKU = "similar_sku"
+BATCH = 1024
+
+
+class Recommender(ABC):
+    name = "recommender"
+
+    def __init__(self, popularity_days: int = 90):
+        self.popularity_days = popularity_days
+
+    # --- fitting ----------------------------------------------------------------------------
+    def fit(
+        self, interactions: pd.DataFrame, segments: Mapping[str, str] | None = None
+    ) -> Recommender:
+        """``segments``: optional customer_id -> segment label, for the cold-start fallback."""
+        missing = [c for c in (C.CUSTOMER_ID, C.SKU, C.WEIGHT) if c not in interactions]
+        if missing:
+            raise ValueError(f"interactions lack {missing}; expected customer_id, sku, weight, ts")
+        if interactions.empty:
+            raise ValueError("no interactions to fit on")
+        self.customers_ = pd.Index(
+            pd.unique(interactions[C.CUSTOMER_ID].astype(str)), name=C.CUSTOMER_ID
+        )
+        self.items_ = pd.Index(pd.unique(interactions[C.SKU].astype(str)), name=C.SKU)
+        rows = self.customers_.get_indexer(interactions[C.CUSTOMER_ID].astype(str))
+        cols = self.items_.get_indexer(interactions[C.SKU].astype(str))
+        X = sp.csr_matrix(
+            (interactions[C.WEIGHT].to_numpy(dtype=np.float32), (rows, cols)),
+            shape=(len(self.customers_), len(self.items_)),
+        )
+        X.sum_duplicates()
+        self.X_ = X
+        self.popularity_ = self._popularity(interactions)
+        self.segment_popularity_ = self._segment_popularity(interactions, segments)
+        self.segments_ = dict(segments) if segments is not None else {}
+        self._fit(interactions)
+        return self
+
+    def _popularity(self, interactions: pd.DataFrame, by: pd.Series | None = None) -> np.ndarray:
+        recent = interactions
+        if C.TS in interactions and self.popularity_days:
+            recent = interactions[
+                interactions[C.TS]
+                > interactions[C.TS].max() - pd.Timedelta(days=self.popularity_days)
+            ]
+        counts = recent.groupby(recent[C.SKU].astype(str))[C.CUSTOMER_ID].nunique()
+        pop = counts.reindex(self.items_).fillna(0.0).to_numpy(dtype=np.float64)
+        return pop / pop.max() if pop.max() > 0 else pop
+
+    def _segment_popularity(
+        self, interactions: pd.DataFrame, segments: Mapping[str, str] | None
+    ) -> dict[str, np.ndarray]:
+        if not segments:
+            return {}
+        seg = interactions[C.CUSTOMER_ID].astype(str).map(segments)
+        return {s: self._popularity(interactions[seg == s]) for s in seg.dropna().unique()}
+
+    @abstractmethod
+    def _fit(self, interactions: pd.DataFrame) -> None: ...
+
+    @abstractmethod
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        """Dense scores (len(rows), n_items); NaN or -inf = not scored by this model."""
+
+    # --- recommending -----------------------------------------------------------------------
+    def recommend(
+        self,
+        customer_ids: Sequence[str],
+        k: int = 10,
+        *,
+        exclude_seen: bool = False,
+        allowed: np.ndarray | None = None,
+        exclude_skus: Sequence[str] = (),
+        boost: Mapping[str, float] | None = None,
+        cold_segments: Mapping[str, str] | None = None,
+    ) -> pd.DataFrame:
+        """Top-``k`` per customer.
+
+        ``allowed``: boolean mask over ``self.items_`` (e.g. in stock, merchandise, available in
+        the channel); ``exclude_skus``: never returned; ``boost``: sku -> multiplier (> 1 pushes
+        overstocked SKUs up); ``cold_segments``: segment of customers unseen in training.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        ids = pd.Index([str(c) for c in customer_ids])
+        mask = (
+            np.ones(len(self.items_), dtype=bool)
+            if allowed is None
+            else np.asarray(allowed, bool).copy()
+        )
+        if exclude_skus:
+            mask &= ~self.items_.isin([str(s) for s in exclude_skus])
+        factor = np.ones(len(self.items_))
+        if boost:
+            b = pd.Series(boost, dtype=float)
+            b.index = b.index.astype(str)
+            factor = b.reindex(self.items_).fillna(1.0).to_numpy()
+        rows = self.customers_.get_indexer(ids)
+        known = rows >= 0
+        parts = []
+        for start in range(0, int(known.sum()), BATCH):
+            batch_ids = ids[known][start : start + BATCH]
+            batch_rows = rows[known][start : start + BATCH]
+            parts.append(self._top_known(batch_ids, batch_rows, k, mask, factor, exclude_seen))
+        cold = ids[~known]
+        if len(cold):
+            parts.append(self._top_cold(cold, k, mask, factor, cold_segments or {}))
+        if not parts:
+            return pd.DataFrame(columns=[C.CUSTOMER_ID, RANK, C.SKU, SCORE, REASON])
+        out = pd.concat(parts, ignore_index=True)
+        order = pd.Series(np.arange(len(ids)), index=ids)
+        out["_o"] = out[C.CUSTOMER_ID].map(order)
+        return (
+            out.sort_values(["_o", RANK], kind="stable").drop(columns="_o").reset_index(drop=True)
+        )
+
+    def _top_known(self, ids, rows, k, mask, factor, exclude_seen) -> pd.DataFrame:
+        raw = np.asarray(self._score(rows), dtype=np.float64)
+        scored = np.isfinite(raw)
+        # shift each row's scores to >= 0 so that a boost (a multiplier) always pushes up;
+        # model scores rank above everything it did not score, which falls back to popularity
+        low = np.min(np.where(scored, raw, np.inf), axis=1, keepdims=True)
+        shifted = np.where(scored, raw - np.where(np.isfinite(low), low, 0.0) + 1e-6, 0.0)
+        fill = self.popularity_ * factor
+        score = np.where(scored, shifted * factor + fill.max() + 1.0, fill)
+        allowed = np.broadcast_to(mask, score.shape).copy()
+        if exclude_seen:
+            seen = self.X_[rows]
+            allowed[seen.nonzero()] = False
+        return self._top_k(
+            ids,
+            score,
+            allowed,
+            k,
+            reasons=np.where(scored, None, POPULAR_FILL),
+            shown=np.where(scored, raw, self.popularity_),
+        )
+
+    def _top_cold(self, ids, k, mask, factor, segments) -> pd.DataFrame:
+        pop = np.vstack(
+            [self.segment_popularity_.get(segments.get(c), self.popularity_) for c in ids]
+        )
+        score = pop * factor
+        allowed = np.broadcast_to(mask, score.shape)
+        return self._top_k(
+            ids,
+            score,
+            allowed,
+            k,
+            reasons=np.full(score.shape, COLD_START, dtype=object),
+            shown=pop,
+        )
+
+    def _top_k(self, ids, score, allowed, k, reasons, shown) -> pd.DataFrame:
+        score = np.where(allowed, score, -np.inf)
+        kk = min(k, score.shape[1])
+        top = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
+        order = np.take_along_axis(score, top, axis=1).argsort(axis=1)[:, ::-1]
+        top = np.take_along_axis(top, order, axis=1)
+        top_score = np.take_along_axis(score, top, axis=1)
+        valid = np.isfinite(top_score)
+        n = len(ids)
+        r = np.repeat(np.arange(n), kk)
+        out = pd.DataFrame(
+            {
+                C.CUSTOMER_ID: np.asarray(ids, dtype=object)[r],
+                RANK: np.tile(np.arange(1, kk + 1), n),
+                C.SKU: self.items_.to_numpy()[top.ravel()],
+                SCORE: np.take_along_axis(np.asarray(shown, float), top, axis=1).ravel(),
+                REASON: np.take_along_axis(
+                    np.broadcast_to(reasons, score.shape), top, axis=1
+                ).ravel(),
+            }
+        )
+        out = out[valid.ravel()].reset_index(drop=True)
+        out[RANK] = out.groupby(C.CUSTOMER_ID, sort=False).cumcount() + 1
+        return out
+
+    def similar_items(self, skus: Sequence[str], k: int = 10) -> pd.DataFrame:
+        """Items most similar to each of ``skus`` (cosine over co-purchases by default)."""
+        cols = self.items_.get_indexer([str(s) for s in skus])
+        unknown = [s for s, c in zip(skus, cols, strict=True) if c < 0]
+        if unknown:
+            raise KeyError(f"unknown sku(s): {unknown[:5]}")
+        sim = self._item_similarity(cols)
+        sim[np.arange(len(cols)), cols] = -np.inf
+        kk = min(k, len(self.items_) - 1)
+        top = np.argsort(-sim, axis=1)[:, :kk]
+        return pd.DataFrame(
+            {
+                C.SKU: np.repeat([str(s) for s in skus], kk),
+                RANK: np.tile(np.arange(1, kk + 1), len(cols)),
+                SIMILAR_SKU: self.items_.to_numpy()[top.ravel()],
+                SCORE: np.take_along_axis(sim, top, axis=1).ravel(),
+            }
+        )
+
+    def _item_similarity(self, cols: np.ndarray) -> np.ndarray:
+        Xb = (self.X_ > 0).astype(np.float32).tocsc()
+        norms = np.sqrt(np.asarray(Xb.multiply(Xb).sum(axis=0)).ravel()) + 1e-9
+        co = (Xb[:, cols].T @ Xb).toarray()
+        return co / norms[cols][:, None] / norms[None, :]
+
+    # --- persistence ------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        with open(path / "recommender.pkl", "wb") as fh:
+            pickle.dump(self, fh)
+        pd.Series(self.customers_).to_frame().to_parquet(path / "customers.parquet")
+        pd.Series(self.items_).to_frame().to_parquet(path / "items.parquet")
+        return path
+
+    @staticmethod
+    def load(path: str | Path) -> Recommender:
+        with open(Path(path) / "recommender.pkl", "rb") as fh:
+            model = pickle.load(fh)
+        if not isinstance(model, Recommender):
+            raise TypeError(f"{path} does not hold a Recommender")
+        return model

@@ -1,0 +1,194 @@
+"""Hybrid recommender: candidates from several models, re-ranked by LightGBM (LambdaRank).
+
+Fitting on event-level interactions (one row per customer x item x purchase, with ``ts``):
+
+1. the last ``label_days`` become labels, everything before is history (``mode="new"``: only
+   items the customer had not bought before count, and candidates exclude bought items);
+2. the candidate models are fitted on the history; each proposes its top ``n_candidates`` per
+   customer; the union is the candidate set;
+3. features per (customer, item): every candidate model's score and rank; how often and how
+   recently the customer bought the item; item popularity over 30 / 90 days and its trend;
+   customer frequency, recency and breadth (the RFM-style signals) — plus a lifecycle stage code
+   when ``segments`` are given;
+4. label = the customer bought the item in the label window; LambdaRank, grouped by customer;
+5. the candidate models are refitted on all events for recommending.
+
+Items outside the candidate set are left to the base class's popularity fill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from src.features import columns as C
+from src.recsys.base import RANK, SCORE, Recommender
+
+
+class Hybrid(Recommender):
+    name = "hybrid"
+
+    def __init__(
+        self,
+        candidates: Mapping[str, Callable[[], Recommender]],
+        mode: str = "all",
+        n_candidates: int = 50,
+        label_days: int = 28,
+        max_train_customers: int = 4000,
+        num_boost_round: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_data_in_leaf: int = 50,
+        seed: int = 0,
+        popularity_days: int = 90,
+    ):
+        super().__init__(popularity_days)
+        if mode not in ("all", "new"):
+            raise ValueError("hybrid mode must be 'all' (repeat purchases count) or 'new'")
+        self.mode = mode
+        self.name = "hybrid" if mode == "all" else "hybrid_new"
+        self.candidates = dict(candidates)
+        self.n_candidates = n_candidates
+        self.label_days = label_days
+        self.max_train_customers = max_train_customers
+        self.params = {
+            "objective": "lambdarank",
+            "metric": "ndcg",
+            "eval_at": [20],
+            "learning_rate": learning_rate,
+            "num_leaves": num_leaves,
+            "min_data_in_leaf": min_data_in_leaf,
+            "seed": seed,
+            "verbosity": -1,
+            "num_threads": 0,
+        }
+        self.num_boost_round = num_boost_round
+        self.seed = seed
+
+    def __getstate__(self):
+        # candidate factories are only needed to fit; the fitted models travel with the hybrid
+        state = dict(self.__dict__)
+        state["candidates"] = {}
+        return state
+
+    # --- features ---------------------------------------------------------------------------
+    def _candidate_frame(
+        self, models: Mapping[str, Recommender], customers: Sequence[str]
+    ) -> pd.DataFrame:
+        frames = []
+        for name, model in models.items():
+            recs = model.recommend(customers, self.n_candidates, exclude_seen=self.mode == "new")
+            recs = (
+                recs[recs["reason"].isna()] if "reason" in recs else recs
+            )  # the model's own picks
+            frames.append(
+                recs[[C.CUSTOMER_ID, C.SKU, SCORE, RANK]].rename(
+                    columns={SCORE: f"{name}_score", RANK: f"{name}_rank"}
+                )
+            )
+        cand = frames[0]
+        for f in frames[1:]:
+            cand = cand.merge(f, on=[C.CUSTOMER_ID, C.SKU], how="outer")
+        for name in models:
+            cand[f"{name}_rank"] = cand[f"{name}_rank"].fillna(self.n_candidates + 1)
+        return cand
+
+    def _context(self, events: pd.DataFrame) -> dict:
+        """History signals as of the end of ``events``."""
+        now = events[C.TS].max()
+        pair = events.groupby([C.CUSTOMER_ID, C.SKU]).agg(
+            times_bought=(C.WEIGHT, "size"), last_bought=(C.TS, "max")
+        )
+        pair["days_since_bought"] = (now - pair["last_bought"]).dt.total_seconds() / 86400
+        cust = events.groupby(C.CUSTOMER_ID).agg(
+            cust_orders=(C.TS, lambda s: s.dt.normalize().nunique()),
+            cust_last=(C.TS, "max"),
+            cust_items=(C.SKU, "nunique"),
+        )
+        cust["cust_recency"] = (now - cust["cust_last"]).dt.total_seconds() / 86400
+        item = pd.DataFrame(index=pd.Index(events[C.SKU].unique(), name=C.SKU))
+        for days in (30, 90):
+            recent = events[events[C.TS] > now - pd.Timedelta(days=days)]
+            item[f"pop_{days}"] = recent.groupby(C.SKU)[C.CUSTOMER_ID].nunique()
+        item = item.fillna(0.0)
+        item["trend"] = (item["pop_30"] * 3 + 1) / (item["pop_90"] + 1)
+        return {
+            "pair": pair[["times_bought", "days_since_bought"]],
+            "cust": cust[["cust_orders", "cust_recency", "cust_items"]],
+            "item": item,
+        }
+
+    def _features(self, cand: pd.DataFrame, ctx: dict) -> pd.DataFrame:
+        f = cand.merge(ctx["pair"], left_on=[C.CUSTOMER_ID, C.SKU], right_index=True, how="left")
+        f = f.merge(ctx["cust"], left_on=C.CUSTOMER_ID, right_index=True, how="left")
+        f = f.merge(ctx["item"], left_on=C.SKU, right_index=True, how="left")
+        f["times_bought"] = f["times_bought"].fillna(0.0)
+        f["days_since_bought"] = f["days_since_bought"].fillna(9999.0)
+        if self.segments_:
+            codes = {s: i for i, s in enumerate(sorted(set(self.segments_.values())))}
+            f["segment"] = f[C.CUSTOMER_ID].map(self.segments_).map(codes).fillna(-1)
+        return f
+
+    def feature_columns(self, f: pd.DataFrame) -> list[str]:
+        return [c for c in f.columns if c not in (C.CUSTOMER_ID, C.SKU, "label")]
+
+    # --- fit / score ------------------------------------------------------------------------
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        if C.TS not in interactions:
+            raise ValueError("the hybrid needs event-level interactions with ts")
+        events = interactions.astype({C.CUSTOMER_ID: str, C.SKU: str})
+        cut = events[C.TS].max() - pd.Timedelta(days=self.label_days)
+        hist, label = events[events[C.TS] <= cut], events[events[C.TS] > cut]
+        models = {n: make().fit(hist, self.segments_) for n, make in self.candidates.items()}
+        users = np.intersect1d(hist[C.CUSTOMER_ID].unique(), label[C.CUSTOMER_ID].unique())
+        rng = np.random.default_rng(self.seed)
+        if len(users) > self.max_train_customers:
+            users = rng.choice(users, self.max_train_customers, replace=False)
+        cand = self._candidate_frame(models, list(users))
+        truth = label[[C.CUSTOMER_ID, C.SKU]].drop_duplicates()
+        if self.mode == "new":  # learn to find items the customer has not bought before
+            before = hist[[C.CUSTOMER_ID, C.SKU]].drop_duplicates().assign(_seen=True)
+            truth = truth.merge(before, how="left", on=[C.CUSTOMER_ID, C.SKU])
+            truth = truth[truth["_seen"].isna()].drop(columns="_seen")
+        truth = truth.assign(label=1)
+        f = self._features(cand, self._context(hist)).merge(
+            truth, on=[C.CUSTOMER_ID, C.SKU], how="left"
+        )
+        f["label"] = f["label"].fillna(0).astype(int)
+        f = f[
+            f.groupby(C.CUSTOMER_ID)["label"].transform("max") > 0
+        ]  # groups without a positive teach nothing
+        f = f.sort_values(C.CUSTOMER_ID, kind="stable")
+        self.columns_ = self.feature_columns(f)
+        group = f.groupby(C.CUSTOMER_ID, sort=False).size().to_numpy()
+        data = lgb.Dataset(f[self.columns_], f["label"], group=group)
+        self.ranker_ = lgb.train(self.params, data, num_boost_round=self.num_boost_round)
+        self.train_candidate_recall_ = float(
+            f["label"].sum() / len(truth[truth[C.CUSTOMER_ID].isin(users)])
+        )
+        self.models_ = {
+            n: make().fit(events, self.segments_) for n, make in self.candidates.items()
+        }
+        self.context_ = self._context(events)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        customers = list(self.customers_[rows])
+        f = self._features(self._candidate_frame(self.models_, customers), self.context_)
+        pred = self.ranker_.predict(f[self.columns_], num_threads=0)
+        # ties (items the ranker cannot tell apart) go to the candidate models' best rank
+        best_rank = f[[f"{n}_rank" for n in self.models_]].min(axis=1).to_numpy()
+        pred = pred - 1e-6 * best_rank
+        out = np.full((len(rows), len(self.items_)), np.nan)
+        r = pd.Index(customers).get_indexer(f[C.CUSTOMER_ID])
+        c = self.items_.get_indexer(f[C.SKU])
+        ok = (r >= 0) & (c >= 0)
+        out[r[ok], c[ok]] = pred[ok]
+        return out
+
+    def feature_importance(self) -> pd.Series:
+        return pd.Series(self.ranker_.feature_importance("gain"), index=self.columns_).sort_values(
+            ascending=False
+        )
