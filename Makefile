@@ -11,12 +11,12 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast tune ui bench-data bench-forecast lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys tune ui bench-data bench-forecast bench-recsys lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 	@echo ">> creating/refreshing $(VENV) from requirements/lock.txt (first time: ~3 min)"
@@ -64,7 +64,10 @@ features: $(STAMP) ## only build features from the canonical tables
 train-forecast: $(STAMP) ## backtest, track, register and promote forecasters (ARGS=Hydra overrides)
 	$(PY) -m pipelines.train_forecast $(ARGS)
 
-tune: $(STAMP) ## Optuna study, e.g. make tune ARGS="task=forecast model=lightgbm tune.n_trials=20"
+train-recsys: $(STAMP) ## train, evaluate, register and promote recommenders; write recommendations
+	$(PY) -m pipelines.train_recsys $(ARGS)
+
+tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=recsys model=als"
 	$(PY) -m pipelines.tune $(ARGS)
 
 ui: $(STAMP) ## MLflow UI on the local store, http://127.0.0.1:5000
@@ -75,6 +78,9 @@ bench-data: $(STAMP) ## benchmark ingest + features on the full embedded data
 
 bench-forecast: $(BENCH_STAMP) ## forecasting benchmark vs statsforecast/mlforecast (DATASET=online_retail|m5_subset)
 	$(PY) -m benchmarks.bench_forecast --dataset $(DATASET) $(ARGS)
+
+bench-recsys: $(STAMP) ## recommendation benchmark vs peers (DATASET=online_retail, or DATA=DIR CUTOFF=… END=…)
+	$(PY) -m benchmarks.bench_recsys $(if $(DATA),--data $(DATA) --cutoff $(CUTOFF) --end $(END),--dataset $(DATASET)) $(ARGS)
 
 lock: ## re-resolve requirements/lock.txt from requirements/requirements.in (needs the registry)
 	rm -rf /tmp/retail-brain-lock && $(PYTHON) -m venv /tmp/retail-brain-lock
