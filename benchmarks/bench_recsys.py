@@ -66,7 +66,7 @@ def online_retail_events() -> tuple[pd.DataFrame, str, str]:
     return ev.reset_index(drop=True), "2011-11-12", "2011-12-10"
 
 
-def models() -> dict:
+def models(hybrid_options: dict | None = None) -> tuple[dict, dict]:
     peers = {
         "popularity (90 days)": lambda: Popularity(days=90),
         "buy-again + popularity": lambda: BuyAgain(),
@@ -84,8 +84,10 @@ def models() -> dict:
     }
     cands_new = {k: v for k, v in cands.items() if k != "buy_again"}
     ours = {
-        "hybrid": lambda: Hybrid(cands, mode="all"),
-        "hybrid_new": lambda: Hybrid(cands_new, mode="new"),
+        "hybrid": lambda: Hybrid(cands, mode="all", **(hybrid_options or {})),
+        "hybrid_new": lambda: Hybrid(
+            cands_new, mode="new", **{"n_candidates": 100, **(hybrid_options or {})}
+        ),
     }
     return peers, ours
 
@@ -96,6 +98,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", help="a folder of canonical tables (generic ingest output)")
     parser.add_argument("--cutoff")
     parser.add_argument("--end")
+    parser.add_argument(
+        "--only", help="comma-separated model labels to run (a partial, validation run)"
+    )
+    parser.add_argument(
+        "--hybrid",
+        action="append",
+        default=[],
+        help="hybrid option KEY=VALUE, e.g. n_candidates=100",
+    )
+    # validation runs: --cutoff 2011-10-15 --end 2011-11-12 --only hybrid,... (never the test window)
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -109,6 +121,7 @@ def main(argv: list[str] | None = None) -> dict:
         name = Path(args.data).name
     else:
         events, cutoff, end = online_retail_events()
+        cutoff, end = args.cutoff or cutoff, args.end or end
         name = args.dataset
     h = holdout(events, cutoff, end)
     customers = sorted(h.truth_all[C.CUSTOMER_ID].unique())
@@ -119,9 +132,17 @@ def main(argv: list[str] | None = None) -> dict:
         f"({len(customers_new):,} with a new item), {h.train[C.SKU].nunique():,} items",
         flush=True,
     )
-    peers, ours = models()
+
+    def value(v: str):
+        return int(v) if v.isdigit() else {"true": True, "false": False}.get(v.lower(), v)
+
+    options = {k: value(v) for k, v in (o.split("=", 1) for o in args.hybrid)}
+    peers, ours = models(options)
+    chosen = {**peers, **ours}
+    if args.only:
+        chosen = {k: v for k, v in chosen.items() if k in args.only.split(",")}
     rows, recs_of = [], {}
-    for label, make in {**peers, **ours}.items():
+    for label, make in chosen.items():
         with PeakMemory() as mem:
             t = time.perf_counter()
             model = make().fit(h.train)
@@ -153,6 +174,9 @@ def main(argv: list[str] | None = None) -> dict:
             flush=True,
         )
     table = pd.DataFrame(rows)
+    if args.only:  # a partial (validation) run: print the table, write nothing else
+        print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+        return {"table": table}
     peer_rows = table[~table["ours"]]
     best_all = peer_rows.loc[peer_rows["recall_all"].idxmax()]
     best_new = peer_rows.loc[peer_rows["recall_new"].idxmax()]
