@@ -18,6 +18,7 @@ import os
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -47,6 +48,20 @@ def configure(tracking_uri: str, experiment: str, artifact_root: str | Path) -> 
         exp_id = found.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
+
+
+def pinned_requirements(packages) -> list[str]:
+    """``name==version`` of installed packages, for ``log_model(pip_requirements=...)``.
+
+    MLflow's own inference scans the whole environment (slow) and drops torch's ``+cpu``.
+    """
+    out = []
+    for name in packages:
+        try:
+            out.append(f"{name}=={metadata.version(name).split('+')[0]}")
+        except metadata.PackageNotFoundError:
+            continue
+    return out
 
 
 def git_commit() -> str:

@@ -8,25 +8,17 @@ horizon).
 
 from __future__ import annotations
 
-from importlib import metadata
-
 import mlflow.pyfunc
 import pandas as pd
 
 from src.features import columns as C
+from src.tracking import pinned_requirements
 
 REQUIREMENTS = ("pandas", "numpy", "scipy", "lightgbm", "darts", "torch", "mlflow", "pyarrow")
 
 
 def pip_requirements() -> list[str]:
-    """Pinned from the running environment (MLflow's inference is slow and drops ``+cpu``)."""
-    reqs = []
-    for name in REQUIREMENTS:
-        try:
-            reqs.append(f"{name}=={metadata.version(name).split('+')[0]}")
-        except metadata.PackageNotFoundError:
-            continue
-    return reqs
+    return pinned_requirements(REQUIREMENTS)
 
 
 class ForecasterModel(mlflow.pyfunc.PythonModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -10,18 +9,13 @@ import pandas as pd
 
 from src.features import columns as C
 from src.recsys.base import Recommender
+from src.tracking import pinned_requirements
 
 REQUIREMENTS = ("pandas", "numpy", "scipy", "lightgbm", "implicit", "mlflow", "pyarrow")
 
 
 def pip_requirements() -> list[str]:
-    out = []
-    for name in REQUIREMENTS:
-        try:
-            out.append(f"{name}=={metadata.version(name).split('+')[0]}")
-        except metadata.PackageNotFoundError:
-            continue
-    return out
+    return pinned_requirements(REQUIREMENTS)
 
 
 class RecommenderModel(mlflow.pyfunc.PythonModel):
