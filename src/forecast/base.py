@@ -82,7 +82,8 @@ class Forecaster(ABC):
     def _fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None) -> None: ...
 
     def _predict_mean(self, h: int, future_covariates: pd.DataFrame | None) -> np.ndarray:
-        raise NotImplementedError(f"{self.name} overrides predict() instead")
+        """Point forecasts (n_series, h); models with their own distribution override predict()."""
+        raise TypeError(f"{type(self).__name__} must implement _predict_mean or override predict")
 
     def future_dates(self, h: int) -> pd.DatetimeIndex:
         return pd.date_range(self.last_ds_, periods=h + 1, freq=FREQ_OFFSETS[self.freq])[1:]
