@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys tune ui bench-data bench-forecast bench-recsys lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune ui bench-data bench-forecast bench-recsys lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -66,6 +66,9 @@ train-forecast: $(STAMP) ## backtest, track, register and promote forecasters (A
 
 train-recsys: $(STAMP) ## train, evaluate, register and promote recommenders; write recommendations
 	$(PY) -m pipelines.train_recsys $(ARGS)
+
+promote: $(STAMP) ## re-apply the promotion rule, ARGS="task=forecast|recsys [rule overrides]"
+	$(PY) -m pipelines.promote $(ARGS)
 
 tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=recsys model=als"
 	$(PY) -m pipelines.tune $(ARGS)

@@ -11,6 +11,7 @@ from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
 from pipelines import ingest, train_forecast
+from pipelines import promote as promote_step
 from src.features import columns as C
 from src.forecast.metrics import M5_QUANTILES, quantile_column
 from src.tracking import CHALLENGER, CHAMPION, PromotionRule, promote
@@ -113,3 +114,21 @@ def test_promotion_never_replaces_the_champion_with_a_worse_model(trained):
         name, PromotionRule(metric="val/coverage_95", higher_is_better=True, min_improvement=10.0)
     )
     assert decision["champion_version"] == before and not decision["promoted"]
+
+
+def test_promote_step_reapplies_a_stricter_rule_without_retraining(trained):
+    _, cfg, tmp = trained
+    client = MlflowClient()
+    name = cfg.granularity.registered_model
+    before = client.get_model_version_by_alias(name, CHAMPION).version
+    n_versions = len(client.search_model_versions(f"name='{name}'"))
+    overrides = [
+        f"paths.mlruns={tmp}/mlruns",
+        f"paths.logs={tmp}/logs",
+        "task=forecast",
+        "forecast.promotion.min_improvement=0.9",
+    ]
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        decision = promote_step.run(compose("promote", overrides))
+    assert decision["champion_version"] == before
+    assert len(client.search_model_versions(f"name='{name}'")) == n_versions  # nothing retrained
