@@ -23,6 +23,7 @@ from src.recsys.metrics import catalogue_coverage, novelty, per_customer
 
 @dataclass
 class Holdout:
+    cutoff: pd.Timestamp
     train: pd.DataFrame  # events before the cutoff
     truth_all: pd.DataFrame  # customer_id, sku bought in the window by known customers
     truth_new: pd.DataFrame
@@ -43,7 +44,7 @@ def holdout(
     seen = train[[C.CUSTOMER_ID, C.SKU]].drop_duplicates().assign(_seen=True)
     new = truth_all.merge(seen, on=[C.CUSTOMER_ID, C.SKU], how="left")
     truth_new = new[new["_seen"].isna()].drop(columns="_seen")
-    return Holdout(train, truth_all, truth_new, truth[~truth[C.CUSTOMER_ID].isin(known)])
+    return Holdout(cutoff, train, truth_all, truth_new, truth[~truth[C.CUSTOMER_ID].isin(known)])
 
 
 def evaluate(

@@ -119,6 +119,23 @@ def run_model(
         }
 
 
+def evaluation_setup(
+    tables_dir: str | Path, recsys_cfg: Mapping
+) -> tuple[CanonicalTables, pd.DataFrame, Holdout, dict[str, str]]:
+    """Tables, purchase events, the temporal holdout and customer segments (country), as
+    training and tuning both use them."""
+    tables = read_tables(tables_dir)
+    events = purchase_events(tables.transactions, tables.products)
+    if events.empty:
+        raise ValueError(f"{tables_dir}: no merchandise purchases with a customer id to learn from")
+    h = holdout(events, cutoff_of(events, recsys_cfg.get("cutoff"), int(recsys_cfg["test_days"])))
+    countries = tables.customers[[C.CUSTOMER_ID, C.COUNTRY]].dropna()
+    segments = dict(
+        zip(countries[C.CUSTOMER_ID].astype(str), countries[C.COUNTRY].astype(str), strict=True)
+    )
+    return tables, events, h, segments
+
+
 def train_recommenders(
     tables_dir: str | Path,
     recsys_cfg: Mapping,
@@ -127,24 +144,14 @@ def train_recommenders(
     config: Mapping,
 ) -> dict:
     tables_dir = Path(tables_dir)
-    tables = read_tables(tables_dir)
-    events = purchase_events(tables.transactions, tables.products)
-    if events.empty:
-        raise ValueError(f"{tables_dir}: no merchandise purchases with a customer id to learn from")
-    cutoff = cutoff_of(events, recsys_cfg.get("cutoff"), int(recsys_cfg["test_days"]))
-    h = holdout(events, cutoff)
+    tables, events, h, segments = evaluation_setup(tables_dir, recsys_cfg)
+    cutoff = h.cutoff
     life = rfm(tables.transactions, tables.products, as_of=cutoff)
     ctx = {
         "lifecycle": dict(
             zip(life[C.CUSTOMER_ID].astype(str), life[C.LIFECYCLE].astype(str), strict=True)
         ),
-        "segments": {
-            str(c): str(s)
-            for c, s in zip(
-                tables.customers[C.CUSTOMER_ID], tables.customers[C.COUNTRY], strict=True
-            )
-            if pd.notna(s)
-        },
+        "segments": segments,
     }
     configure(tracking_cfg["uri"], EXPERIMENT, tracking_cfg["artifact_root"])
     run_cfg = {

@@ -9,12 +9,10 @@ from pathlib import Path
 import mlflow
 import optuna
 
-from src.features import columns as C
-from src.features.interactions import purchase_events
-from src.features.tables import fingerprint, read_tables
-from src.recsys.evaluation import evaluate, holdout
+from src.features.tables import fingerprint
+from src.recsys.evaluation import evaluate
 from src.recsys.factory import build
-from src.recsys.pipeline import cutoff_of
+from src.recsys.pipeline import evaluation_setup
 from src.recsys.rules import allowed_items
 from src.recsys.spaces import SPACES
 from src.tracking import log_context
@@ -26,13 +24,7 @@ def tune_recommender(
 ) -> optuna.Study:
     if model not in SPACES:
         raise KeyError(f"no search space for '{model}'; spaces exist for {sorted(SPACES)}")
-    tables = read_tables(tables_dir)
-    events = purchase_events(tables.transactions, tables.products)
-    h = holdout(events, cutoff_of(events, recsys_cfg.get("cutoff"), int(recsys_cfg["test_days"])))
-    segments = {
-        str(c): str(s)
-        for c, s in zip(tables.customers[C.CUSTOMER_ID], tables.customers[C.COUNTRY], strict=True)
-    }
+    tables, _, h, segments = evaluation_setup(tables_dir, recsys_cfg)
     data_fp = fingerprint(sorted(Path(tables_dir).glob("*.parquet")))
     base = dict(recsys_cfg["models"][model])
     metric = tune_cfg["metric"]
