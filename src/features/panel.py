@@ -40,6 +40,9 @@ class PanelSpec:
     start: str = "first_sale"  # or "global"
     end: str | None = None  # last period (default: last transaction)
     holiday_country: str | None = "GB"
+    # sales reversed by a linked return of the same SKU within this many days are cancellations,
+    # not demand (UCI: 80,995 units of 23843 sold and cancelled 12 minutes later); None keeps them
+    cancellation_days: float | None = 1.0
 
     def __post_init__(self):
         if self.level not in LEVELS:
@@ -78,6 +81,34 @@ def calendar_features(ds: pd.Series, freq: str, holiday_country: str | None) -> 
     return cal
 
 
+def kept_share(transactions: pd.DataFrame, sales: pd.DataFrame, days: float) -> np.ndarray:
+    """Per sale line, the share of its quantity not cancelled by a linked return within ``days``.
+
+    Returns are matched to sales by ``linked_order_id -> order_id`` and SKU; a cancellation
+    reduces all lines of that order and SKU in proportion, never below zero.
+    """
+    ret = transactions[
+        (transactions[C.LINE_TYPE] == C.LINE_RETURN) & transactions[C.LINKED_ORDER_ID].notna()
+    ]
+    share = np.ones(len(sales))
+    if ret.empty or sales.empty:
+        return share
+    sold = sales.groupby([C.ORDER_ID, C.SKU], observed=True).agg(
+        sold=(C.QTY, "sum"), sale_ts=(C.TS, "min")
+    )
+    r = ret.assign(returned=-ret[C.QTY])[[C.LINKED_ORDER_ID, C.SKU, C.TS, "returned"]]
+    m = r.merge(sold, left_on=[C.LINKED_ORDER_ID, C.SKU], right_index=True, how="inner")
+    lag = m[C.TS] - m["sale_ts"]
+    m = m[(lag >= pd.Timedelta(0)) & (lag <= pd.Timedelta(days=days))]
+    if m.empty:
+        return share
+    cancelled = m.groupby([C.LINKED_ORDER_ID, C.SKU], observed=True)["returned"].sum()
+    cancelled.index = cancelled.index.set_names([C.ORDER_ID, C.SKU])
+    frac = (1.0 - cancelled / sold["sold"].reindex(cancelled.index)).clip(lower=0.0)
+    key = pd.MultiIndex.from_frame(sales[[C.ORDER_ID, C.SKU]])
+    return frac.reindex(key).fillna(1.0).to_numpy(float)
+
+
 def demand_panel(
     transactions: pd.DataFrame,
     products: pd.DataFrame,
@@ -95,6 +126,8 @@ def demand_panel(
     keys = LEVELS[spec.level]
     cols = [C.TS, C.SKU, C.LOCATION_ID, C.QTY, C.UNIT_PRICE, C.PROMO]
     frame = tx[cols].copy()
+    if spec.cancellation_days is not None and not spec.include_returns:
+        frame[C.QTY] = frame[C.QTY] * kept_share(transactions, tx, spec.cancellation_days)
     if C.CATEGORY in keys:
         frame[C.CATEGORY] = frame[C.SKU].map(products.set_index(C.SKU)[C.CATEGORY]).fillna("OTHER")
     frame[C.DS] = period_start(frame[C.TS], spec.freq)
