@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune ui bench-data bench-forecast bench-recsys lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan ui bench-data bench-forecast bench-recsys bench-policy lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -38,7 +38,7 @@ $(BENCH_STAMP): $(STAMP) requirements/bench.txt
 
 env: $(STAMP) ## create or refresh the virtual environment only
 
-run: $(STAMP) ## run the main job on the embedded data (ingest -> features -> summary)
+run: $(STAMP) ## the main job on the embedded data: ingest -> features -> forecasts -> recs -> reorder plan
 	$(PY) -m pipelines.run $(ARGS)
 
 test: $(STAMP) ## run the test suite (fast tiers; excludes `slow` and `gpu`)
@@ -67,6 +67,9 @@ train-forecast: $(STAMP) ## backtest, track, register and promote forecasters (A
 train-recsys: $(STAMP) ## train, evaluate, register and promote recommenders; write recommendations
 	$(PY) -m pipelines.train_recsys $(ARGS)
 
+plan: $(STAMP) ## reorder + transfer suggestions from the champion forecast, policy simulation, report
+	$(PY) -m pipelines.plan_inventory $(ARGS)
+
 promote: $(STAMP) ## re-apply the promotion rule, ARGS="task=forecast|recsys [rule overrides]"
 	$(PY) -m pipelines.promote $(ARGS)
 
@@ -84,6 +87,9 @@ bench-forecast: $(BENCH_STAMP) ## forecasting benchmark vs statsforecast/mlforec
 
 bench-recsys: $(STAMP) ## recommendation benchmark vs peers (DATASET=online_retail, or DATA=DIR CUTOFF=… END=…)
 	$(PY) -m benchmarks.bench_recsys $(if $(DATA),--data $(DATA) --cutoff $(CUTOFF) --end $(END),--dataset $(DATASET)) $(ARGS)
+
+bench-policy: $(STAMP) ## inventory policy benchmark: forecast-driven policy vs rules of thumb (DATASET=online_retail)
+	$(PY) -m benchmarks.bench_policy --dataset $(DATASET) $(ARGS)
 
 lock: ## re-resolve requirements/lock.txt from requirements/requirements.in (needs the registry)
 	rm -rf /tmp/retail-brain-lock && $(PYTHON) -m venv /tmp/retail-brain-lock

@@ -1,6 +1,6 @@
 """The main job (`make run`): every step in order on the configured data.
 
-Now: ingest -> features -> forecasts -> recommendations. The inventory policy appends here.
+ingest -> features -> forecasts -> recommendations -> reorder plan (inventory policy).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from pipelines import build_features, ingest, train_forecast, train_recsys
+from pipelines import build_features, ingest, plan_inventory, train_forecast, train_recsys
 from src.features.validation import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ STEPS = [
     ("build_features", build_features.run),
     ("train_forecast", train_forecast.run),
     ("train_recsys", train_recsys.run),
+    ("plan_inventory", plan_inventory.run),
 ]
 
 

@@ -1,0 +1,282 @@
+"""Policies compared on history: rolling re-forecasts, named policies, simulations.
+
+Used by ``pipelines.plan_inventory`` (the evidence beside today's suggestions) and by
+``benchmarks.bench_policy`` (the published protocol). On each review day the forecaster is
+refitted on data strictly *before* that day, so no policy ever sees the demand it is judged on.
+
+Policy types (config ``policy.simulation.policies``; every entry ``{type: …, …}``):
+
+* ``forecast`` — levels from the quantile forecast (:func:`src.policy.levels.policy_levels`):
+  ``kind`` RS|sS|sQ, ``service_level`` a number, ``class`` (ABC targets) or ``cost``
+  (newsvendor per item from ``shortage_cost`` and the holding rate);
+* ``days_of_supply`` — rule of thumb: order up to ``days`` x the trailing ``window``-day mean;
+* ``normal`` — ``mean (L+R) + z sd sqrt(L+R)`` with trailing ``window``-day mean and sd.
+
+An entry may carry ``sweep: {key: [values…]}`` to trace a frontier: one policy per value,
+named ``name[key=value]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from src.features import columns as C
+from src.forecast.backtest import known_future
+from src.forecast.base import Forecaster, to_wide
+from src.policy.classify import class_service_levels, cost_service_levels
+from src.policy.demand import forecast_arrays
+from src.policy.levels import PolicySpec, policy_levels, protection_samples
+from src.policy.simulate import Plan, SimResult, SimSettings, simulate
+
+log = logging.getLogger(__name__)
+TYPES = ("forecast", "days_of_supply", "normal")
+
+
+@dataclass
+class OriginForecast:
+    mean: np.ndarray  # (N, h), rows in the order of the evaluation's ids
+    quantiles: np.ndarray  # (N, h, Q)
+    levels: np.ndarray  # (Q,)
+
+
+@dataclass
+class History:
+    """Everything a comparison needs, as arrays aligned on ``ids``."""
+
+    ids: np.ndarray
+    dates: pd.DatetimeIndex
+    y: np.ndarray  # (N, T) full history incl. the evaluation window, zeros before a start
+    start: int  # index in ``dates`` of the first simulated day
+    days: int
+    unit_value: np.ndarray
+    lead_time: np.ndarray
+    review_period: int
+
+    @property
+    def review_days(self) -> np.ndarray:
+        return np.arange(0, self.days, self.review_period)
+
+    @property
+    def demand(self) -> np.ndarray:
+        return self.y[:, self.start : self.start + self.days]
+
+
+def history_from_panel(
+    panel: pd.DataFrame,
+    window_start: pd.Timestamp,
+    days: int,
+    lead_time,
+    review_period: int,
+    unit_value: pd.Series | None = None,
+) -> History:
+    ids, dates, y = to_wide(panel)
+    y = np.nan_to_num(y, nan=0.0).clip(min=0)
+    full = pd.date_range(dates.min(), dates.max(), freq="D")
+    if len(full) != len(dates):
+        raise ValueError("the demand panel must be daily and gap-free for a simulation")
+    if window_start not in dates:
+        raise ValueError(f"simulation start {window_start.date()} is outside the history")
+    start = dates.get_loc(window_start)
+    if start + days > len(dates):
+        raise ValueError(
+            f"simulation window {window_start.date()} + {days} days runs past the last "
+            f"date {dates.max().date()}"
+        )
+    if unit_value is None:
+        if C.PRICE in panel:
+            unit_value = panel.groupby(C.UNIQUE_ID)[C.PRICE].median()
+        else:
+            unit_value = pd.Series(1.0, index=ids)
+    value = unit_value.reindex(ids).to_numpy(float)
+    value = np.where(
+        np.isfinite(value), value, np.nanmedian(value) if np.isfinite(value).any() else 1.0
+    )
+    lt = np.broadcast_to(np.asarray(lead_time, float), (len(ids),)).copy()
+    return History(ids, dates, y, start, days, value, lt, review_period)
+
+
+def rolling_forecasts(
+    panel: pd.DataFrame,
+    static: pd.DataFrame | None,
+    make_model: Callable[[], Forecaster],
+    history: History,
+    horizon: int,
+    known_covariates: Sequence[str] = (),
+) -> dict[int, OriginForecast]:
+    """Refit and forecast ``horizon`` days on every review day, on data before that day only."""
+    out = {}
+    t0 = time.perf_counter()
+    reviews = history.review_days
+    for i, r in enumerate(reviews):
+        cut = history.dates[history.start + r]
+        train = panel[panel[C.DS] < cut]
+        train = train[train.groupby(C.UNIQUE_ID)[C.Y].transform("size") > 0]
+        model = make_model().fit(train, static)
+        ahead = panel[(panel[C.DS] >= cut) & (panel[C.DS] < cut + pd.Timedelta(days=horizon))]
+        future = known_future(ahead, known_covariates) if known_covariates else None
+        fc = model.predict(horizon, future)
+        ids, _, mean, q, levels = forecast_arrays(fc)
+        out[int(r)] = _align(history.ids, ids, mean, q, levels)
+        log.info(
+            "re-forecast %d/%d (cut-off %s) done, %.0f s",
+            i + 1,
+            len(reviews),
+            cut.date(),
+            time.perf_counter() - t0,
+        )
+    return out
+
+
+def _align(target_ids, ids, mean, q, levels) -> OriginForecast:
+    """Rows in ``target_ids`` order; series the model did not forecast (no history yet) get 0."""
+    pos = pd.Index(ids).get_indexer(target_ids)
+    n, h = len(target_ids), mean.shape[1]
+    m = np.zeros((n, h))
+    qq = np.zeros((n, h, q.shape[2]))
+    ok = pos >= 0
+    m[ok], qq[ok] = mean[pos[ok]], q[pos[ok]]
+    return OriginForecast(m, qq, levels)
+
+
+def expand(policies: Mapping[str, Mapping]) -> dict[str, dict]:
+    """Named policies with ``sweep`` entries unrolled into one policy per value."""
+    out = {}
+    for name, spec in policies.items():
+        spec = dict(spec)
+        if spec.get("type") not in TYPES:
+            raise ValueError(
+                f"policy {name!r}: type must be one of {TYPES}, got {spec.get('type')!r}"
+            )
+        sweep = spec.pop("sweep", None)
+        if not sweep:
+            out[name] = spec
+            continue
+        (key, values), *rest = sweep.items()
+        if rest:
+            raise ValueError(f"policy {name!r}: sweep one parameter at a time")
+        for v in values:
+            out[f"{name}[{key}={v}]"] = {**spec, key: v}
+    return out
+
+
+def build_plan(
+    spec: Mapping,
+    history: History,
+    forecasts: Mapping[int, OriginForecast] | None,
+    defaults: PolicySpec,
+    classes: pd.DataFrame | None = None,
+    class_targets: Mapping[str, float] | None = None,
+    cache: dict | None = None,
+) -> Plan:
+    """The levels one named policy would have set on every review day."""
+    reviews = history.review_days
+    y, start, lt, R = history.y, history.start, history.lead_time, history.review_period
+    kind = spec.get("kind", "RS")
+    if spec["type"] == "days_of_supply":
+        w = int(spec.get("window", 90))
+        S = np.stack(
+            [y[:, start + r - w : start + r].mean(1) * float(spec["days"]) for r in reviews]
+        )
+        return Plan("RS", S, reviews)
+    if spec["type"] == "normal":
+        w = int(spec.get("window", 90))
+        z = float(spec.get("z", 1.645))
+        rows = []
+        for r in reviews:
+            win = y[:, start + r - w : start + r]
+            rows.append(win.mean(1) * (lt + R) + z * win.std(1) * np.sqrt(lt + R))
+        return Plan("RS", np.stack(rows), reviews)
+    if forecasts is None:
+        raise ValueError("forecast-driven policies need rolling forecasts")
+    pspec = PolicySpec(
+        **{
+            **defaults.__dict__,
+            "kind": kind,
+            "review_period": R,
+            **{k: spec[k] for k in ("rho", "lot_size_days", "draws") if k in spec},
+        }
+    )
+    sl = _service_levels(spec, history, classes, class_targets, pspec)
+    cache = {} if cache is None else cache
+    S, s, Q = [], [], []
+    for r in reviews:
+        f = forecasts[int(r)]
+        key = (int(r), pspec.rho, pspec.draws, pspec.seed, pspec.lead_time_std, R)
+        if key not in cache:  # draws depend on the forecast, not on the service level
+            cache[key] = protection_samples(f.quantiles, f.levels, lt, pspec)
+        lv = policy_levels(
+            f.mean, f.quantiles, f.levels, sl, lt, pspec, history.unit_value, cache[key]
+        )
+        S.append(lv.order_up_to)
+        s.append(lv.reorder_point)
+        Q.append(lv.lot_size)
+    return Plan(kind, np.stack(S), reviews, np.stack(s), np.stack(Q))
+
+
+def _service_levels(spec, history, classes, targets, pspec) -> np.ndarray:
+    sl = spec.get("service_level", 0.95)
+    if sl == "class":
+        if classes is None or targets is None:
+            raise ValueError("service_level=class needs ABC classes and targets")
+        c = classes.set_index(C.UNIQUE_ID).reindex(history.ids)
+        c["abc_class"] = c["abc_class"].fillna("C")
+        c["abc_xyz"] = c["abc_xyz"].fillna("CZ")
+        return class_service_levels(c.reset_index(), targets)
+    if sl == "cost":
+        return cost_service_levels(
+            history.unit_value,
+            float(spec["shortage_cost"]),
+            float(spec.get("holding_rate", pspec.holding_rate)),
+            pspec.review_period,
+        )
+    return np.full(len(history.ids), float(sl))
+
+
+def compare(
+    policies: Mapping[str, Mapping],
+    history: History,
+    forecasts: Mapping[int, OriginForecast] | None,
+    defaults: PolicySpec,
+    settings: SimSettings,
+    classes: pd.DataFrame | None = None,
+    class_targets: Mapping[str, float] | None = None,
+) -> dict[str, SimResult]:
+    """Simulate every named policy on the history window; starts at each plan's first ``S``."""
+    results, cache = {}, {}
+    for name, spec in expand(policies).items():
+        plan = build_plan(spec, history, forecasts, defaults, classes, class_targets, cache)
+        run = SimSettings(
+            **{
+                **settings.__dict__,
+                "review_period": history.review_period,
+                "lead_time": history.lead_time,
+            }
+        )
+        results[name] = simulate(history.demand, plan, run, history.unit_value, None, history.ids)
+        results[name].kpis["type"] = spec["type"]
+    return results
+
+
+def kpi_table(results: Mapping[str, SimResult]) -> pd.DataFrame:
+    cols = [
+        "fill_rate",
+        "days_of_cover",
+        "value_fill_rate",
+        "cycle_service_level",
+        "avg_on_hand_value",
+        "avg_on_hand_units",
+        "stockout_days",
+        "orders_placed",
+        "units_lost",
+    ]
+    rows = [
+        {"policy": n, "type": r.kpis["type"], **{c: r.kpis[c] for c in cols}}
+        for n, r in results.items()
+    ]
+    return pd.DataFrame(rows)
