@@ -57,7 +57,8 @@ log = logging.getLogger("bench_forecast")
 # --- data -------------------------------------------------------------------------------------
 
 
-def online_retail() -> dict:
+def online_retail_lines() -> pd.DataFrame:
+    """Merchandise sale lines of both UCI files, per the protocol above (``ds``, ``revenue``)."""
     raw = REPO / "data" / "raw"
     a = pd.read_parquet(raw / "online_retail_ii_2009_2010.parquet").rename(
         columns={"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
@@ -68,6 +69,11 @@ def online_retail() -> dict:
     d = d[d.StockCode.str.match(r"^\d{5}[A-Za-z]{0,2}$")]
     d["ds"] = d.InvoiceDate.dt.normalize().astype("datetime64[ns]")
     d["revenue"] = d.Quantity * d.UnitPrice
+    return d
+
+
+def online_retail() -> dict:
+    d = online_retail_lines()
     daily = (
         d.groupby(["StockCode", "ds"])
         .agg(y=("Quantity", "sum"), revenue=("revenue", "sum"))
