@@ -30,6 +30,7 @@ def main(cfg: DictConfig) -> None:
         run(cfg)
     except (DataValidationError, FileNotFoundError, ValueError) as err:
         log.error("stopped, nothing was written: %s", err)
+        log.debug("details", exc_info=True)  # the traceback goes to the run's log file
         sys.exit(2)
 
 

@@ -102,6 +102,11 @@ def plan_inventory(
             f"{forecast_path}: forecast covers {mean.shape[1]} days, the policy needs {need} "
             f"(lead time + review period + 3 sd); raise granularity.horizon"
         )
+    if pcfg["newsvendor"]["enabled"] and int(pcfg["newsvendor"]["season_days"]) > mean.shape[1]:
+        raise ValueError(
+            f"policy.newsvendor.season_days={pcfg['newsvendor']['season_days']} exceeds the "
+            f"forecast horizon of {mean.shape[1]} days ({forecast_path})"
+        )
     lt = terms["lead_time_days"].to_numpy(float)
     lt_std = float(terms["lead_time_std"].max())
     spec.lead_time_std = lt_std
@@ -369,8 +374,6 @@ def newsvendor(keys, q, levels, value, ncfg: Mapping, spec: PolicySpec) -> pd.Da
     from src.policy.demand import daily_paths, period_demand
 
     days = int(ncfg["season_days"])
-    if days > q.shape[1]:
-        raise ValueError(f"newsvendor.season_days={days} exceeds the forecast horizon {q.shape[1]}")
     price = value * float(ncfg["price_over_value"])
     ratio = critical_ratio(
         price, value, value * float(ncfg["salvage_share"]), float(ncfg["shortage_penalty"])

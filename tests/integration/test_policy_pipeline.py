@@ -195,3 +195,26 @@ def test_missing_forecast_says_what_to_run(tmp_path):
         cfg = compose("plan_inventory", [f"paths.output={tmp_path}", f"paths.mlruns={tmp_path}/m"])
         with pytest.raises(FileNotFoundError, match="pipelines.train_forecast"):
             plan_inventory.run(cfg)
+
+
+def test_newsvendor_season_buy(planned, tmp_path):
+    _, cfg, tmp = planned
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg2 = compose(
+            "plan_inventory",
+            [
+                *overrides(tmp),
+                "policy.newsvendor.enabled=true",
+                "policy.newsvendor.season_days=21",
+                "policy.simulation.enabled=false",
+                f"policy.output={tmp_path}/plans",
+            ],
+        )
+        res = plan_inventory.run(cfg2)
+    nv = pd.read_parquet(tmp_path / "plans" / "newsvendor.parquet")
+    assert len(nv) == len(res["suggestions"])
+    # price = 2 x value, salvage 0.3 x value: Cu = v, Co = 0.7 v -> 1 / 1.7
+    np.testing.assert_allclose(nv["critical_ratio"], 1 / 1.7)
+    assert (nv["buy_qty"] >= 0).all() and (nv["season_days"] == 21).all()
+    # a ratio a little above 0.5 buys about the expected season demand in total
+    assert 0.8 < nv["buy_qty"].sum() / nv["expected_demand"].sum() < 1.3
