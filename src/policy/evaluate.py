@@ -36,6 +36,17 @@ from src.policy.simulate import Plan, SimResult, SimSettings, simulate
 
 log = logging.getLogger(__name__)
 TYPES = ("forecast", "days_of_supply", "normal")
+KPI_COLUMNS = [  # what a simulated policy is judged by (tables, MLflow metrics, reports)
+    "fill_rate",
+    "days_of_cover",
+    "value_fill_rate",
+    "cycle_service_level",
+    "avg_on_hand_value",
+    "avg_on_hand_units",
+    "stockout_days",
+    "orders_placed",
+    "units_lost",
+]
 
 
 @dataclass
@@ -264,19 +275,9 @@ def compare(
 
 
 def kpi_table(results: Mapping[str, SimResult]) -> pd.DataFrame:
-    cols = [
-        "fill_rate",
-        "days_of_cover",
-        "value_fill_rate",
-        "cycle_service_level",
-        "avg_on_hand_value",
-        "avg_on_hand_units",
-        "stockout_days",
-        "orders_placed",
-        "units_lost",
-    ]
+    """One row per policy: ``policy, type`` and :data:`KPI_COLUMNS`."""
     rows = [
-        {"policy": n, "type": r.kpis["type"], **{c: r.kpis[c] for c in cols}}
+        {"policy": n, "type": r.kpis["type"], **{c: r.kpis[c] for c in KPI_COLUMNS}}
         for n, r in results.items()
     ]
     return pd.DataFrame(rows)

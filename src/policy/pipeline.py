@@ -32,7 +32,13 @@ from src.forecast.factory import build
 from src.forecast.pipeline import task_from_tables
 from src.policy.classify import class_service_levels, classify, cost_service_levels
 from src.policy.demand import forecast_arrays, horizon_needed
-from src.policy.evaluate import compare, history_from_panel, kpi_table, rolling_forecasts
+from src.policy.evaluate import (
+    KPI_COLUMNS,
+    compare,
+    history_from_panel,
+    kpi_table,
+    rolling_forecasts,
+)
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.plots import stock_over_time, tradeoff
 from src.policy.policies import critical_ratio, newsvendor_quantity
@@ -461,19 +467,5 @@ def track(config, table, transfers, sim_table, sim, files, figs, tables_dir, for
             for r in sim_table.itertuples(index=False):
                 with mlflow.start_run(run_name=r.policy, nested=True):
                     mlflow.set_tags({"policy": r.policy, "policy_type": r.type})
-                    mlflow.log_metrics(
-                        {
-                            f"sim/{k}": float(getattr(r, k))
-                            for k in (
-                                "fill_rate",
-                                "days_of_cover",
-                                "value_fill_rate",
-                                "cycle_service_level",
-                                "avg_on_hand_value",
-                                "stockout_days",
-                                "orders_placed",
-                                "units_lost",
-                            )
-                        }
-                    )
+                    mlflow.log_metrics({f"sim/{k}": float(getattr(r, k)) for k in KPI_COLUMNS})
         return run.info.run_id

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.features import columns as C
+from src.policy.evaluate import KPI_COLUMNS
 
 ACTION_COLUMNS = [
     C.LOCATION_ID,
@@ -114,17 +115,7 @@ def html_report(
     )
     sim_html = ""
     if sim is not None:
-        cols = [
-            "policy",
-            "type",
-            "fill_rate",
-            "days_of_cover",
-            "value_fill_rate",
-            "cycle_service_level",
-            "avg_on_hand_value",
-            "stockout_days",
-            "orders_placed",
-        ]
+        cols = ["policy", "type", *KPI_COLUMNS]
         sim_html = (
             "<h2>Evidence: policies replayed on recent history</h2>"
             f"<p>Actual demand of the last {pcfg['simulation']['window_days']} days replayed day by "
