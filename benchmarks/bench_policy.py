@@ -38,7 +38,7 @@ from src.forecast.factory import build
 from src.policy.evaluate import compare, history_from_panel, kpi_table, rolling_forecasts
 from src.policy.levels import PolicySpec
 from src.policy.plots import family, tradeoff
-from src.policy.simulate import SimSettings
+from src.policy.simulate import Plan, SimSettings, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
@@ -47,6 +47,7 @@ LEAD, REVIEW = 7, 7
 TARGET_DAYS, TARGET_FILL = 30.0, 0.95
 SHORTAGE = [0.005, 0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.5, 1.0, 2.0]
 SERVICE = [0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99]
+ORACLE_DAYS = [14, 21, 30]
 CLASS_TARGETS = {"A": 0.98, "B": 0.95, "C": 0.90}
 PEERS = {
     "rule_of_thumb": {"type": "days_of_supply", "window": 90, "sweep": {"days": [30, 45, 60, 90]}},
@@ -82,6 +83,20 @@ def days_for(table: pd.DataFrame, fill: float) -> float:
     if len(t) < 2 or fill > y.max() or fill < y.min():
         return float("nan")
     return float(np.interp(fill, y, x))
+
+
+def oracle(h, settings: SimSettings) -> dict:
+    """Reference, not a peer: order up to N days of each series' *true* mean daily demand over
+    the whole window — what a perfect level forecast (but no knowledge of the day-to-day
+    timing) would allow. It bounds what better forecasts can buy."""
+    out = {}
+    level = h.demand.mean(axis=1)
+    for days in ORACLE_DAYS:
+        S = np.tile(level * days, (len(h.review_days), 1))
+        res = simulate(h.demand, Plan("RS", S, h.review_days), settings, h.unit_value, None, h.ids)
+        res.kpis["type"] = "reference"
+        out[f"oracle_level[days={days}]"] = res
+    return out
 
 
 def run(models: list[str], rhos: list[float], draws: int) -> dict:
@@ -159,6 +174,7 @@ def run(models: list[str], rhos: list[float], draws: int) -> dict:
     t = time.perf_counter()
     results = compare(policies, test, fc, defaults, settings, classes, CLASS_TARGETS)
     sim_s = time.perf_counter() - t
+    results.update(oracle(test, settings))
     table = kpi_table(results)
     fams = {
         f: table[[family(p)[0] == f for p in table["policy"]]]
