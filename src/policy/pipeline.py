@@ -44,7 +44,7 @@ from src.policy.plots import stock_over_time, tradeoff
 from src.policy.policies import critical_ratio, newsvendor_quantity
 from src.policy.report import html_report, terminal_summary
 from src.policy.simulate import SimSettings
-from src.policy.suggest import plan_transfers, suggestions
+from src.policy.suggest import SUGGESTION_COLUMNS, plan_transfers, suggestions
 from src.tracking import configure, log_context
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def plan_inventory(
     transfers = pd.DataFrame()
     if pcfg["transfers"]["enabled"]:
         table, transfers = plan_transfers(table, float(pcfg["transfers"]["excess_days"]))
-    table.insert(2, "as_of", dates[0] - pd.Timedelta(days=1))
+    table.insert(len(SUGGESTION_COLUMNS), "as_of", dates[0] - pd.Timedelta(days=1))
 
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
