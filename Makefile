@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan ui bench-data bench-forecast bench-recsys bench-policy lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan build-services serve ui bench-data bench-forecast bench-recsys bench-policy lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -69,6 +69,12 @@ train-recsys: $(STAMP) ## train, evaluate, register and promote recommenders; wr
 
 plan: $(STAMP) ## reorder + transfer suggestions from the champion forecast, policy simulation, report
 	$(PY) -m pipelines.plan_inventory $(ARGS)
+
+build-services: $(STAMP) ## package the registry champions as Bentos (BentoML store in .bentoml/)
+	$(PY) -m pipelines.build_services $(ARGS)
+
+serve: $(STAMP) ## serve the champions on loopback: recommendations :3000, planner :3001 (Ctrl-C stops)
+	$(PY) -m pipelines.serve $(ARGS)
 
 promote: $(STAMP) ## re-apply the promotion rule, ARGS="task=forecast|recsys [rule overrides]"
 	$(PY) -m pipelines.promote $(ARGS)

@@ -1,0 +1,52 @@
+"""Package the registry's champions as BentoML services, offline.
+
+python -m pipelines.build_services                         # recsys@champion + forecast_sku_D@champion
+python -m pipelines.build_services granularity=sku_location_daily serving.bentoml_home=/srv/bento
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    os.environ["BENTOML_HOME"] = str(Path(cfg.serving.bentoml_home).resolve())
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")  # offline: no usage analytics
+    from src.serve.package import build_services, summary
+
+    result = build_services(
+        tracking_uri=cfg.tracking.uri,
+        tables_dir=cfg.paths.tables,
+        plans_dir=cfg.policy.output,
+        recsys_name=cfg.serving.recsys_model,
+        forecast_name=cfg.granularity.registered_model,
+        level=cfg.granularity.level,
+        network_location=cfg.policy.network_location,
+        channel_days=int(cfg.serving.channel_days),
+        precompute_k=int(cfg.serving.precompute_k),
+    )
+    print(summary(result), flush=True)
+    return result
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="build_services")
+def main(cfg: DictConfig) -> None:
+    from src.serve.package import ChampionMissing
+
+    try:
+        run(cfg)
+    except (ChampionMissing, FileNotFoundError) as err:
+        log.error("stopped: %s", err)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

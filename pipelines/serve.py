@@ -1,0 +1,135 @@
+"""`make serve`: both services on loopback, from the Bentos `build_services` made.
+
+python -m pipelines.serve                               # recsys :3000, planner :3001
+python -m pipelines.serve serving.recsys_port=8000 serving.rebuild=true
+
+Keys: ``RETAIL_BRAIN_API_KEYS`` (comma-separated) or ``RETAIL_BRAIN_API_KEYS_FILE``. If neither
+is set, a random key is generated once into ``<bentoml_home>/api_key`` (mode 600, out of git) and
+used; the key itself is never printed or logged — read it from that file. Bentos are built from
+the registry's champions when none exist yet (or with ``serving.rebuild=true``). Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+
+def key_env(home: Path) -> dict:
+    env = dict(os.environ)
+    if env.get("RETAIL_BRAIN_API_KEYS") or env.get("RETAIL_BRAIN_API_KEYS_FILE"):
+        return env
+    path = home / "api_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+        log.info(
+            "generated an API key into %s (export RETAIL_BRAIN_API_KEYS to use your own)", path
+        )
+    env["RETAIL_BRAIN_API_KEYS_FILE"] = str(path)
+    return env
+
+
+def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"server for {url} exited with {proc.returncode}; see its output above"
+            )
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
+
+
+def has_bento(env: dict, name: str) -> bool:
+    out = subprocess.run(
+        [sys.executable, "-m", "bentoml", "list", name, "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.returncode == 0 and out.stdout.strip() not in ("", "[]")
+
+
+def run(cfg: DictConfig) -> None:
+    s = cfg.serving
+    home = Path(s.bentoml_home).resolve()
+    env = key_env(home)
+    env.update(BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="True", OPENBLAS_NUM_THREADS="1")
+    if s.rebuild or not (
+        has_bento(env, "retail-brain-recsys") and has_bento(env, "retail-brain-planner")
+    ):
+        from pipelines import build_services
+
+        build_services.run(cfg)
+    procs = {}
+    for name, port in (("recsys", s.recsys_port), ("planner", s.planner_port)):
+        cmd = [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            f"retail-brain-{name}:latest",
+            "--host",
+            str(s.host),
+            "--port",
+            str(port),
+        ]
+        procs[name] = (subprocess.Popen(cmd, env=env), f"http://{s.host}:{port}")
+    try:
+        for proc, url in procs.values():
+            wait_ready(url, proc)
+        keyhint = (
+            "$RETAIL_BRAIN_API_KEYS"
+            if os.environ.get("RETAIL_BRAIN_API_KEYS")
+            else f"$(head -1 {env.get('RETAIL_BRAIN_API_KEYS_FILE')})"
+        )
+        print(
+            f"\nrecommendations: {procs['recsys'][1]}   planner: {procs['planner'][1]}   "
+            f"(API docs at /, health at /readyz)\n"
+            f"try: curl -s -H \"Authorization: Bearer {keyhint}\" -H 'Content-Type: application/json' "
+            f'-d \'{{"customer_id": "12347", "k": 5}}\' {procs["recsys"][1]}/recommend\n'
+            "Ctrl-C stops both.",
+            flush=True,
+        )
+        while all(p.poll() is None for p, _ in procs.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc, _ in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc, _ in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="build_services")
+def main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

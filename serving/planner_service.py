@@ -1,0 +1,101 @@
+"""Planner service: ``bentoml serve serving.planner_service:PlannerService``.
+
+Serves today's reorder suggestions (``pipelines.plan_inventory``) and the champion forecast
+(``forecast_*@champion``, version pinned at build time), packaged by
+``pipelines.build_services``. Every business endpoint needs ``Authorization: Bearer <key>``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+import bentoml
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
+
+from src.serve.auth import BearerAuth, JsonBodies
+from src.serve.errors import ClientError
+from src.serve.planner import MAX_LIMIT, PlannerBundle
+
+MODEL_TAG = os.environ.get("RETAIL_BRAIN_PLANNER_MODEL", "retail-brain-planner:latest")
+
+Sku = Annotated[str, Field(min_length=1, max_length=100)]
+Location = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+
+
+class Suggestions(BaseModel):
+    as_of: str | None
+    total: int = Field(description="rows matching the filters")
+    returned: int
+    suggestions: list[dict[str, Any]] = Field(
+        description="rows of the plan (DESIGN.md columns, then reasons), largest order value first"
+    )
+    forecast_model: ModelInfo
+
+
+class Point(BaseModel):
+    ds: str
+    y_hat: float | None
+    quantiles: dict[str, float | None]
+
+
+class Forecast(BaseModel):
+    sku: str
+    location_id: str | None
+    horizon: int
+    points: list[Point]
+    model: ModelInfo
+
+
+def _error(err: ClientError) -> JSONResponse:
+    return JSONResponse({"error": str(err)}, status_code=err.status)
+
+
+@bentoml.service(name="retail-brain-planner", traffic={"timeout": 30})
+class PlannerService:
+    bundle_ref = bentoml.models.BentoModel(MODEL_TAG)
+
+    def __init__(self) -> None:
+        self.bundle = PlannerBundle(self.bundle_ref.path)
+
+    @bentoml.api(route="/reorder_suggestions")
+    def reorder_suggestions(
+        self,
+        location_id: Location | None = None,
+        skus: Annotated[list[Sku], Field(max_length=10_000)] = [],  # noqa: B006
+        abc_class: list[Literal["A", "B", "C"]] = [],  # noqa: B006
+        only_orders: bool = False,
+        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 100,
+    ) -> Suggestions:
+        """Today's suggestions, filtered by location, SKUs and ABC class, largest orders first."""
+        try:
+            out = self.bundle.reorder_suggestions(location_id, skus, abc_class, only_orders, limit)
+        except ClientError as err:
+            return _error(err)
+        return Suggestions.model_validate(out)
+
+    @bentoml.api(route="/forecast")
+    def forecast(
+        self,
+        sku: Sku,
+        location_id: Location | None = None,
+        horizon: Annotated[
+            int | None, Field(ge=1, le=366, description="days; default: all stored")
+        ] = None,
+    ) -> Forecast:
+        """Point forecast and quantiles per day from the champion's stored forecast."""
+        try:
+            out = self.bundle.forecast_for(sku, location_id, horizon)
+        except ClientError as err:
+            return _error(err)
+        return Forecast.model_validate(out)
+
+
+PlannerService.add_asgi_middleware(JsonBodies)
+PlannerService.add_asgi_middleware(BearerAuth)

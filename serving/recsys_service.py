@@ -1,0 +1,126 @@
+"""Recommendation service for marketers: ``bentoml serve serving.recsys_service:RecommendationService``.
+
+Serves the recommender bundle packaged by ``pipelines.build_services`` (the registry's
+``recsys@champion``, version pinned at build time). The bundle loads once at start-up.
+Every business endpoint needs ``Authorization: Bearer <key>`` (``RETAIL_BRAIN_API_KEYS``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import bentoml
+from pydantic import BaseModel, Field
+from starlette.responses import JSONResponse
+
+from src.serve.auth import BearerAuth, JsonBodies
+from src.serve.errors import ClientError
+from src.serve.recsys import MAX_BATCH, MAX_K, RecsysBundle
+
+MODEL_TAG = os.environ.get("RETAIL_BRAIN_RECSYS_MODEL", "retail-brain-recsys:latest")
+
+CustomerId = Annotated[str, Field(min_length=1, max_length=200, description="One-ID customer id")]
+Sku = Annotated[str, Field(min_length=1, max_length=100)]
+K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items, 1..{MAX_K}")]
+
+
+class Item(BaseModel):
+    sku: str
+    rank: int
+    score: float
+    reason: str | None = Field(
+        None, description="set where a fallback or rule applied, e.g. cold_start"
+    )
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+
+
+class Recommendations(BaseModel):
+    customer_id: str
+    items: list[Item]
+    model: ModelInfo
+
+
+class Batch(BaseModel):
+    results: list[Recommendations]
+
+
+class Similar(BaseModel):
+    sku: str
+    items: list[Item]
+    model: ModelInfo
+
+
+def _error(err: ClientError) -> JSONResponse:
+    return JSONResponse({"error": str(err)}, status_code=err.status)
+
+
+@bentoml.service(name="retail-brain-recsys", traffic={"timeout": 30})
+class RecommendationService:
+    bundle_ref = bentoml.models.BentoModel(MODEL_TAG)
+
+    def __init__(self) -> None:
+        self.bundle = RecsysBundle(self.bundle_ref.path)
+
+    @bentoml.api(route="/recommend")
+    def recommend(
+        self,
+        customer_id: CustomerId,
+        k: K = 10,
+        channel: Annotated[str | None, Field(max_length=100)] = None,
+        in_stock_only: bool = False,
+        exclude_skus: Annotated[list[Sku], Field(max_length=1000)] = [],  # noqa: B006
+        location_id: Annotated[str | None, Field(max_length=200)] = None,
+    ) -> Recommendations:
+        """Top-k items for one customer; unknown customers get the cold-start fallback."""
+        try:
+            out = self.bundle.recommend(
+                customer_id,
+                k=k,
+                channel=channel,
+                in_stock_only=in_stock_only,
+                exclude_skus=exclude_skus,
+                location_id=location_id,
+            )
+        except ClientError as err:
+            return _error(err)
+        return Recommendations.model_validate(out)
+
+    @bentoml.api(route="/recommend_batch")
+    def recommend_batch(
+        self,
+        customer_ids: Annotated[list[CustomerId], Field(min_length=1, max_length=MAX_BATCH)],
+        k: K = 10,
+        channel: Annotated[str | None, Field(max_length=100)] = None,
+        in_stock_only: bool = False,
+        exclude_skus: Annotated[list[Sku], Field(max_length=1000)] = [],  # noqa: B006
+    ) -> Batch:
+        """Top-k items for up to 1,000 customers in one call."""
+        try:
+            out = self.bundle.recommend_many(
+                customer_ids,
+                k=k,
+                channel=channel,
+                in_stock_only=in_stock_only,
+                exclude_skus=exclude_skus,
+            )
+        except ClientError as err:
+            return _error(err)
+        return Batch.model_validate({"results": out})
+
+    @bentoml.api(route="/similar_items")
+    def similar_items(self, sku: Sku, k: K = 10) -> Similar:
+        """Items most often bought together with ``sku``."""
+        try:
+            out = self.bundle.similar_items(sku, k)
+        except ClientError as err:
+            return _error(err)
+        return Similar.model_validate(out)
+
+
+RecommendationService.add_asgi_middleware(JsonBodies)
+RecommendationService.add_asgi_middleware(BearerAuth)

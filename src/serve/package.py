@@ -1,0 +1,199 @@
+"""Registry champions -> BentoML model store -> Bentos, offline.
+
+``build_services`` resolves the ``champion`` alias of the recommender and of the forecaster to
+their version numbers *now*, downloads exactly those versions, assembles the two bundles
+(:mod:`src.serve.recsys`, :mod:`src.serve.planner`), imports them into the BentoML model store
+with the registry name/version in their labels, and builds one Bento per service from
+``serving/bentofile.<service>.yaml`` (``lock_packages: false``: nothing is resolved against a
+package index). The Bento's labels carry the same versions, so what runs is always traceable to
+a registry version.
+
+``BENTOML_HOME`` must be set before BentoML is imported; callers set it from config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from src.features import columns as C
+from src.features.tables import read_tables
+from src.recsys.base import Recommender
+from src.recsys.rules import allowed_items, channel_skus
+from src.tracking import CHAMPION
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[2]
+RECSYS_MODEL = "retail-brain-recsys"
+PLANNER_MODEL = "retail-brain-planner"
+SERVICES = {"recsys": RECSYS_MODEL, "planner": PLANNER_MODEL}
+ENV_TAG = {"recsys": "RETAIL_BRAIN_RECSYS_MODEL", "planner": "RETAIL_BRAIN_PLANNER_MODEL"}
+
+
+class ChampionMissing(LookupError):
+    pass
+
+
+def champion(client: MlflowClient, name: str):
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException as err:
+        raise ChampionMissing(
+            f"registered model {name!r} has no @{CHAMPION} version in {client.tracking_uri}; "
+            f"run `make run` (or the training pipeline) first"
+        ) from err
+
+
+def _download(name: str, version: str, dst: Path) -> Path:
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+        )
+    )
+
+
+def recsys_bundle(
+    dst: Path, model_dir: Path, tables_dir: Path, channel_days: int, precompute_k: int
+) -> dict:
+    """Assemble the recommendation bundle folder ``dst``."""
+    tables = read_tables(tables_dir)
+    shutil.copytree(model_dir / "artifacts" / "recommender", dst / "recommender")
+    products = tables.products[[C.SKU, C.NAME, C.CATEGORY, C.IS_MERCHANDISE]]
+    products.to_parquet(dst / "products.parquet", index=False)
+    inv = tables.inventory
+    if len(inv):
+        inv = inv[inv[C.AS_OF] == inv[C.AS_OF].max()]
+    inv.to_parquet(dst / "inventory.parquet", index=False)
+    channels = sorted(tables.transactions[C.CHANNEL].dropna().astype(str).unique())
+    chan = {c: sorted(channel_skus(tables.transactions, c, channel_days)) for c in channels}
+    (dst / "channels.json").write_text(json.dumps(chan))
+    seg = tables.customers[[C.CUSTOMER_ID, C.COUNTRY]].rename(columns={C.COUNTRY: "segment"})
+    seg.dropna().astype(str).to_parquet(dst / "segments.parquet", index=False)
+    model = Recommender.load(dst / "recommender")
+    t = time.perf_counter()
+    allowed = allowed_items(model.items_, tables.products)
+    pre = model.recommend(list(model.customers_), precompute_k, allowed=allowed)
+    pre.to_parquet(dst / "precomputed.parquet", index=False)
+    log.info(
+        "precomputed top-%d for %d customers in %.1f s",
+        precompute_k,
+        len(model.customers_),
+        time.perf_counter() - t,
+    )
+    return {"inventory_rows": len(inv), "channels": channels, "precomputed_k": precompute_k}
+
+
+def planner_bundle(dst: Path, model_dir: Path, plans_dir: Path, level: str, network: str) -> dict:
+    """Assemble the planner bundle folder ``dst``."""
+    sugg = plans_dir / "suggestions.parquet"
+    if not sugg.exists():
+        raise FileNotFoundError(
+            f"{sugg}: no reorder plan; run `python -m pipelines.plan_inventory` first"
+        )
+    s = pd.read_parquet(sugg)
+    shutil.copy(sugg, dst / "suggestions.parquet")
+    shutil.copy(model_dir / "artifacts" / "forecast.parquet", dst / "forecast.parquet")
+    as_of = str(pd.Timestamp(s["as_of"].iloc[0]).date()) if len(s) and "as_of" in s else None
+    return {"plan_as_of": as_of, "level": level, "network_location": network, "plan_rows": len(s)}
+
+
+@contextmanager
+def _env(name: str, value: str):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def build_services(
+    tracking_uri: str,
+    tables_dir: str | Path,
+    plans_dir: str | Path,
+    recsys_name: str,
+    forecast_name: str,
+    level: str,
+    network_location: str = "ALL",
+    channel_days: int = 90,
+    precompute_k: int = 100,
+) -> dict:
+    """Import both champions into the BentoML store and build both Bentos; returns their tags."""
+    import bentoml  # after BENTOML_HOME is set by the caller
+
+    t0 = time.perf_counter()
+    client = MlflowClient(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    rec_v, fc_v = champion(client, recsys_name), champion(client, forecast_name)
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        plans = {
+            "recsys": (
+                recsys_name,
+                rec_v,
+                lambda d, m: recsys_bundle(d, m, Path(tables_dir), channel_days, precompute_k),
+            ),
+            "planner": (
+                forecast_name,
+                fc_v,
+                lambda d, m: planner_bundle(d, m, Path(plans_dir), level, network_location),
+            ),
+        }
+        for service, (reg_name, version, assemble) in plans.items():
+            model_dir = _download(reg_name, version.version, tmp / service / "mlflow")
+            labels = {
+                "mlflow_model": reg_name,
+                "mlflow_version": str(version.version),
+                "mlflow_run_id": version.run_id,
+            }
+            with bentoml.models.create(SERVICES[service], labels=labels) as bm:
+                bundle = Path(bm.path)
+                extra = assemble(bundle, model_dir)
+                meta = {
+                    "model_name": reg_name,
+                    "model_version": str(version.version),
+                    "run_id": version.run_id,
+                    "built_at": pd.Timestamp.now("UTC").isoformat(),
+                    **extra,
+                }
+                (bundle / "bundle.json").write_text(json.dumps(meta, indent=2, default=str))
+            log.info(
+                "imported %s version %s as BentoML model %s", reg_name, version.version, bm.tag
+            )
+            with _env(ENV_TAG[service], str(bm.tag)):
+                bento = bentoml.bentos.build_bentofile(
+                    str(REPO / "serving" / f"bentofile.{service}.yaml"),
+                    build_ctx=str(REPO),
+                    labels={**labels, "bentoml_model": str(bm.tag)},
+                )
+            log.info("built Bento %s (model %s)", bento.tag, bm.tag)
+            out[service] = {"bento": str(bento.tag), "model": str(bm.tag), **labels}
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def summary(result: Mapping) -> str:
+    lines = ["", "=== services built ==="]
+    for service in ("recsys", "planner"):
+        r = result[service]
+        lines.append(
+            f"  {service:8} Bento {r['bento']}  <- {r['mlflow_model']} v{r['mlflow_version']} "
+            f"(BentoML model {r['model']})"
+        )
+    lines.append(f"  in {result['seconds']} s; serve both with `make serve`")
+    return "\n".join(lines)

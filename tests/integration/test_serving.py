@@ -1,0 +1,346 @@
+"""Real `bentoml serve` processes on free loopback ports, called over HTTP.
+
+From an empty BentoML home: synthetic data -> tiny forecaster + recommenders + plan -> MLflow
+registry -> `python -m pipelines.build_services` (subprocess) -> two Bentos -> two servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import mlflow
+import pandas as pd
+import pytest
+from hydra import compose, initialize_config_dir
+
+from pipelines import ingest, plan_inventory, train_forecast, train_recsys
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+KEY = "test-key-" + "x" * 24
+OTHER_KEY = "other-key-" + "y" * 24
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serving")
+    paths = [f"paths.output={tmp}/tables", f"paths.mlruns={tmp}/mlruns", f"paths.logs={tmp}/logs"]
+    gran = ["granularity.horizon=21", "granularity.backtest_windows=1", "granularity.top_n=25"]
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        ingest.run(
+            compose(
+                "ingest",
+                ["data=synthetic", "data.n_people=400", "data.n_skus=40", "data.days=200", *paths],
+            )
+        )
+        train_forecast.run(
+            compose("train_forecast", [*paths, *gran, "forecast.train=[croston_sba,tsb]"])
+        )
+        train_recsys.run(
+            compose("train_recsys", [*paths, "recsys.train=[popularity,buy_again]", "recsys.k=10"])
+        )
+        plan_inventory.run(
+            compose(
+                "plan_inventory",
+                [*paths, *gran, "policy.draws=200", "policy.simulation.enabled=false"],
+            )
+        )
+    home = tmp / "bentoml"
+    assert not home.exists()  # the start-up path begins from an empty BentoML home
+    env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
+    env.pop("RETAIL_BRAIN_API_KEYS", None)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.build_services",
+            *paths,
+            *gran,
+            f"serving.bentoml_home={home}",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert "uv is not installed" not in build.stderr  # nothing is installed at build time
+    servers, urls, logs = [], {}, {}
+    env["RETAIL_BRAIN_API_KEYS"] = f"{KEY},{OTHER_KEY}"
+    try:
+        for name in ("recsys", "planner"):
+            port = free_port()
+            logs[name] = tmp / f"{name}.log"
+            fh = open(logs[name], "w")  # noqa: SIM115 - closed with the server
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bentoml",
+                    "serve",
+                    f"retail-brain-{name}:latest",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                cwd=tmp,
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
+            servers.append((proc, fh))
+            urls[name] = f"http://127.0.0.1:{port}"
+        for (proc, _), name in zip(servers, ("recsys", "planner"), strict=True):
+            wait_ready(urls[name], proc, logs[name])
+        yield {"urls": urls, "logs": logs, "tmp": tmp, "build": build, "paths": paths}
+    finally:
+        for proc, _fh in servers:
+            proc.terminate()
+        for proc, fh in servers:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            fh.close()
+
+
+def post(url, body=None, key=KEY, **kw):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.post(url, json=body, headers=headers, timeout=30, **kw)
+
+
+# --- auth -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong-key-zzzzzzzzzzzzzzzzzzzz", f"Basic {KEY}", KEY]
+)
+@pytest.mark.parametrize(
+    "path",
+    ["recsys/recommend", "recsys/similar_items", "planner/forecast", "planner/reorder_suggestions"],
+)
+def test_every_business_endpoint_needs_a_key(stack, header, path):
+    svc, route = path.split("/")
+    headers = {} if header is None else {"Authorization": header}
+    r = httpx.post(
+        f"{stack['urls'][svc]}/{route}", json={"customer_id": "c1", "sku": "x"}, headers=headers
+    )
+    assert r.status_code == 401
+    assert r.json() == {"error": "unauthorized"}  # nothing leaked
+
+
+def test_health_is_open_and_keys_never_reach_the_logs(stack):
+    for url in stack["urls"].values():
+        assert httpx.get(url + "/readyz").status_code == 200
+        assert httpx.get(url + "/livez").status_code == 200
+    post(stack["urls"]["recsys"] + "/recommend", {"customer_id": "c1"}, key=OTHER_KEY)
+    for log in stack["logs"].values():
+        text = log.read_text()
+        assert KEY not in text and OTHER_KEY not in text
+
+
+# --- recommendations --------------------------------------------------------------------------
+
+
+def known_customer(stack) -> str:
+    recs = pd.read_parquet(Path(f"{stack['tmp']}/tables/recommendations/recommendations.parquet"))
+    return str(recs["customer_id"].iloc[0])
+
+
+def test_recommend_happy_path_and_model_version(stack):
+    cid = known_customer(stack)
+    r = post(stack["urls"]["recsys"] + "/recommend", {"customer_id": cid, "k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["customer_id"] == cid and len(body["items"]) == 5
+    assert [i["rank"] for i in body["items"]] == [1, 2, 3, 4, 5]
+    assert len({i["sku"] for i in body["items"]}) == 5
+    mlflow.set_tracking_uri(f"sqlite:///{stack['tmp']}/mlruns/mlflow.db")
+    champ = mlflow.MlflowClient().get_model_version_by_alias("recsys", "champion")
+    assert body["model"] == {"name": "recsys", "version": str(champ.version)}
+
+
+def test_unknown_customer_gets_cold_start(stack):
+    r = post(stack["urls"]["recsys"] + "/recommend", {"customer_id": "never-seen-42", "k": 4})
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert len(items) == 4 and all(i["reason"] == "cold_start" for i in items)
+
+
+def test_in_stock_only_and_exclusions(stack):
+    cid = known_customer(stack)
+    inv = pd.read_parquet(Path(f"{stack['tmp']}/tables/inventory.parquet"))
+    latest = inv[inv["as_of"] == inv["as_of"].max()]
+    in_stock = set(latest.loc[latest["on_hand"] > 0, "sku"].astype(str))
+    r = post(
+        stack["urls"]["recsys"] + "/recommend", {"customer_id": cid, "k": 10, "in_stock_only": True}
+    )
+    assert r.status_code == 200
+    skus = [i["sku"] for i in r.json()["items"]]
+    assert skus and set(skus) <= in_stock
+    first = skus[0]
+    r2 = post(
+        stack["urls"]["recsys"] + "/recommend",
+        {"customer_id": cid, "k": 10, "exclude_skus": [first]},
+    )
+    assert first not in [i["sku"] for i in r2.json()["items"]]
+
+
+def test_batch_and_similar_items(stack):
+    cid = known_customer(stack)
+    r = post(
+        stack["urls"]["recsys"] + "/recommend_batch", {"customer_ids": [cid, "nobody"], "k": 3}
+    )
+    assert r.status_code == 200
+    res = r.json()["results"]
+    assert [x["customer_id"] for x in res] == [cid, "nobody"]
+    sku = res[0]["items"][0]["sku"]
+    s = post(stack["urls"]["recsys"] + "/similar_items", {"sku": sku, "k": 3})
+    assert s.status_code == 200 and len(s.json()["items"]) == 3
+    assert sku not in [i["sku"] for i in s.json()["items"]]
+
+
+@pytest.mark.parametrize(
+    "route,body,status,fragment",
+    [
+        ("recommend", {"customer_id": "c1", "k": 0}, 400, "greater than or equal to 1"),
+        ("recommend", {"customer_id": "c1", "k": 101}, 400, "less than or equal to 100"),
+        ("recommend", {"customer_id": "c1", "k": "ten"}, 400, "valid integer"),
+        ("recommend", {"k": 3}, 400, "customer_id"),
+        ("recommend", {"customer_id": "c1", "exclude_skus": ["NO-SUCH-SKU"]}, 422, "NO-SUCH-SKU"),
+        ("recommend", {"customer_id": "c1", "channel": "teleport"}, 422, "unknown channel"),
+        ("similar_items", {"sku": "NO-SUCH-SKU"}, 404, "unknown SKU"),
+        ("recommend_batch", {"customer_ids": [f"c{i}" for i in range(1001)]}, 400, "at most 1000"),
+        ("recommend_batch", {"customer_ids": []}, 400, "at least 1"),
+    ],
+)
+def test_bad_input_is_a_4xx_that_says_what_was_wrong(stack, route, body, status, fragment):
+    r = post(f"{stack['urls']['recsys']}/{route}", body)
+    assert r.status_code == status, r.text
+    assert fragment.lower() in r.text.lower()
+    assert "error" in r.json()
+
+
+def test_malformed_json_and_multipart_are_4xx(stack):
+    url = stack["urls"]["recsys"] + "/recommend"
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    r = httpx.post(url, content=b'{"customer_id": "c1",', headers=h)
+    assert r.status_code == 400 and "json" in r.text.lower()
+    r = httpx.post(url, content=b"x", headers={**h, "Content-Type": "multipart/form-data"})
+    assert r.status_code == 415 and "JSON" in r.json()["error"]
+
+
+# --- planner ----------------------------------------------------------------------------------
+
+
+def test_reorder_suggestions_filters(stack):
+    url = stack["urls"]["planner"] + "/reorder_suggestions"
+    r = post(url, {"limit": 5})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["returned"] == min(5, body["total"]) and body["as_of"]
+    rows = body["suggestions"]
+    assert {"location_id", "sku", "order_qty", "reorder_point", "reason"} <= set(rows[0])
+    sku = rows[0]["sku"]
+    one = post(url, {"skus": [sku]}).json()
+    assert one["total"] == 1 and one["suggestions"][0]["sku"] == sku
+    a = post(url, {"abc_class": ["A"], "limit": 1000}).json()
+    assert all(x["abc_class"] == "A" for x in a["suggestions"])
+    assert post(url, {"only_orders": True, "limit": 1000}).json()["total"] <= body["total"]
+    assert post(url, {"skus": ["NO-SUCH-SKU"]}).status_code == 404
+    assert post(url, {"abc_class": ["D"]}).status_code == 400
+    assert post(url, {"limit": 0}).status_code == 400
+    assert post(url, {"location_id": "mars"}).status_code == 404
+
+
+def test_forecast_points_and_quantiles(stack):
+    sugg = post(stack["urls"]["planner"] + "/reorder_suggestions", {"limit": 1}).json()
+    sku = sugg["suggestions"][0]["sku"]
+    r = post(stack["urls"]["planner"] + "/forecast", {"sku": sku, "horizon": 7})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["horizon"] == 7 and len(body["points"]) == 7
+    q = body["points"][0]["quantiles"]
+    assert list(q) == sorted(q, key=lambda c: float(c[1:])) and q["q0.025"] <= q["q0.975"]
+    assert body["model"]["name"] == "forecast_sku_D"
+    assert post(stack["urls"]["planner"] + "/forecast", {"sku": "NO-SUCH-SKU"}).status_code == 404
+    assert (
+        post(stack["urls"]["planner"] + "/forecast", {"sku": sku, "horizon": 400}).status_code
+        == 400
+    )
+    assert (
+        post(stack["urls"]["planner"] + "/forecast", {"sku": sku, "horizon": 60}).status_code == 422
+    )
+
+
+def test_bentos_are_pinned_to_registry_versions(stack):
+    env = {**os.environ, "BENTOML_HOME": str(stack["tmp"] / "bentoml")}
+    out = subprocess.run(
+        [sys.executable, "-m", "bentoml", "get", "retail-brain-recsys:latest", "-o", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    info = json.loads(out.stdout)
+    assert info["labels"]["mlflow_model"] == "recsys" and info["labels"]["mlflow_version"].isdigit()
+
+
+# --- fuzzing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("svc", ["recsys", "planner"])
+def test_fuzzing_the_openapi_spec_finds_no_5xx(stack, svc):
+    url = stack["urls"][svc]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "run",
+            f"{url}/docs.json",
+            "--url",
+            url,
+            "--checks",
+            "not_a_server_error",
+            "-H",
+            f"Authorization: Bearer {KEY}",
+            "--max-examples",
+            "40",
+            "--seed",
+            "7",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout[-4000:]
