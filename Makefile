@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan build-services serve ui bench-data bench-forecast bench-recsys bench-policy lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan build-services serve ui bench-data bench-forecast bench-recsys bench-policy bench-serving lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -96,6 +96,9 @@ bench-recsys: $(STAMP) ## recommendation benchmark vs peers (DATASET=online_reta
 
 bench-policy: $(STAMP) ## inventory policy benchmark: forecast-driven policy vs rules of thumb (DATASET=online_retail)
 	$(PY) -m benchmarks.bench_policy --dataset $(DATASET) $(ARGS)
+
+bench-serving: $(STAMP) ## load test of both services vs a trivial BentoML echo service (needs `make run` first)
+	$(PY) -m benchmarks.bench_serving $(ARGS)
 
 lock: ## re-resolve requirements/lock.txt from requirements/requirements.in (needs the registry)
 	rm -rf /tmp/retail-brain-lock && $(PYTHON) -m venv /tmp/retail-brain-lock

@@ -1,6 +1,6 @@
 """The main job (`make run`): every step in order on the configured data.
 
-ingest -> features -> forecasts -> recommendations -> reorder plan (inventory policy).
+ingest -> features -> forecasts -> recommendations -> reorder plan -> Bentos of the champions.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from pipelines import build_features, ingest, plan_inventory, train_forecast, train_recsys
+from pipelines import (
+    build_features,
+    build_services,
+    ingest,
+    plan_inventory,
+    train_forecast,
+    train_recsys,
+)
 from src.features.validation import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -22,6 +29,7 @@ STEPS = [
     ("train_forecast", train_forecast.run),
     ("train_recsys", train_recsys.run),
     ("plan_inventory", plan_inventory.run),
+    ("build_services", build_services.run),
 ]
 
 

@@ -14,6 +14,7 @@ import bentoml
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
+from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
 from src.serve.errors import ClientError
 from src.serve.planner import MAX_LIMIT, PlannerBundle
@@ -57,7 +58,7 @@ def _error(err: ClientError) -> JSONResponse:
     return JSONResponse({"error": str(err)}, status_code=err.status)
 
 
-@bentoml.service(name="retail-brain-planner", traffic={"timeout": 30})
+@bentoml.service(name="retail-brain-planner", workers=WORKERS, traffic={"timeout": 30})
 class PlannerService:
     bundle_ref = bentoml.models.BentoModel(MODEL_TAG)
 

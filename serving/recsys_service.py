@@ -14,6 +14,7 @@ import bentoml
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse
 
+from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
 from src.serve.errors import ClientError
 from src.serve.recsys import MAX_BATCH, MAX_K, RecsysBundle
@@ -59,7 +60,7 @@ def _error(err: ClientError) -> JSONResponse:
     return JSONResponse({"error": str(err)}, status_code=err.status)
 
 
-@bentoml.service(name="retail-brain-recsys", traffic={"timeout": 30})
+@bentoml.service(name="retail-brain-recsys", workers=WORKERS, traffic={"timeout": 30})
 class RecommendationService:
     bundle_ref = bentoml.models.BentoModel(MODEL_TAG)
 

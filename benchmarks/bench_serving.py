@@ -1,0 +1,251 @@
+"""`make bench-serving`: load test of the two services beside a trivial BentoML echo service.
+
+Bounded and loopback only: starts `bentoml serve` for the Bentos `make run` built (recsys,
+planner) and for ``benchmarks/echo_service.py``, each on a free 127.0.0.1 port; an asyncio
+``aiohttp`` client (same machine, same 2 cores) runs each endpoint at concurrency 1, 8 and 32 for a
+fixed number of requests after a warm-up, endpoints interleaved per concurrency level; then stops
+every server. Reports throughput, p50, p99 and errors per endpoint and level, writes
+``benchmarks/out/serving.json`` and the table in ``docs/BENCHMARKS.md``.
+
+Targets (issue 6): ``/recommend`` p99 <= 25 ms at concurrency 8, throughput >= 80 % of the echo
+service's at the same concurrency, zero errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import httpx
+import numpy as np
+import pandas as pd
+
+from benchmarks.report import write_section
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "benchmarks" / "out"
+LEVELS = (1, 8, 32)
+TARGET_P99_MS, TARGET_RATIO = 25.0, 0.8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(target: str, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    fh = open(log, "w")  # noqa: SIM115 - lives as long as the server
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    t0 = time.time()
+    while time.time() - t0 < 180:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{target} exited; see {log}")
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{target} not ready; see {log}")
+
+
+async def load(
+    url: str, bodies: list[dict], key: str, concurrency: int, n: int, warmup: int
+) -> dict:
+    """``n`` requests from ``concurrency`` concurrent senders (aiohttp: the lightest Python client
+    we have, so the client takes as little of the shared CPU as possible)."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    payload = [json.dumps(b).encode() for b in bodies]
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    lat, errors, statuses = [], 0, {}
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def worker(count: int, record: bool):
+            nonlocal errors
+            for _ in range(count):
+                body = random.choice(payload)
+                t = time.perf_counter()
+                try:
+                    async with session.post(url, data=body) as r:
+                        await r.read()
+                        code = r.status
+                except aiohttp.ClientError:
+                    code = -1
+                if record:
+                    lat.append(time.perf_counter() - t)
+                    statuses[code] = statuses.get(code, 0) + 1
+                    errors += code != 200
+
+        await asyncio.gather(
+            *(worker(max(warmup // concurrency, 1), False) for _ in range(concurrency))
+        )
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(n // concurrency, True) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    ms = np.array(lat) * 1000
+    return {
+        "requests": len(ms),
+        "throughput_rps": len(ms) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "errors": errors,
+        "statuses": {str(k): v for k, v in statuses.items()},
+    }
+
+
+def payloads(processed: Path) -> dict[str, list[dict]]:
+    recs = pd.read_parquet(processed / "recommendations" / "recommendations.parquet")
+    customers = recs["customer_id"].astype(str).unique().tolist()
+    rng = random.Random(0)
+    known = rng.sample(customers, min(500, len(customers)))
+    rec = [{"customer_id": c, "k": 10} for c in known] + [
+        {"customer_id": f"new-{i}", "k": 10}
+        for i in range(50)  # ~10 % cold start
+    ]
+    plan = pd.read_parquet(processed / "plans" / "suggestions.parquet")
+    skus = plan["sku"].astype(str).tolist()
+    sugg = [
+        {"limit": 20},
+        {"abc_class": ["A"], "limit": 20},
+        {"only_orders": True, "limit": 50},
+    ] + [{"skus": rng.sample(skus, min(5, len(skus)))} for _ in range(50)]
+    echo = [{"customer_id": c, "k": 10} for c in known]
+    return {"echo": echo, "recommend": rec, "reorder_suggestions": sugg}
+
+
+def run(n: int, warmup: int, processed: Path, home: Path) -> dict:
+    key = secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "BENTOML_HOME": str(home),
+        "BENTOML_DO_NOT_TRACK": "True",
+        "RETAIL_BRAIN_API_KEYS": key,
+        "OPENBLAS_NUM_THREADS": "1",
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    bodies = payloads(processed)
+    servers = {}
+    try:
+        servers["echo"] = start("benchmarks.echo_service:Echo", env, OUT / "serving_echo.log")
+        servers["recommend"] = start("retail-brain-recsys:latest", env, OUT / "serving_recsys.log")
+        servers["reorder_suggestions"] = start(
+            "retail-brain-planner:latest", env, OUT / "serving_planner.log"
+        )
+        routes = {
+            "echo": "/echo",
+            "recommend": "/recommend",
+            "reorder_suggestions": "/reorder_suggestions",
+        }
+        results = {}
+        for c in LEVELS:  # interleaved: every endpoint at one level before the next level
+            for name in ("echo", "recommend", "reorder_suggestions"):
+                url = servers[name][1] + routes[name]
+                r = asyncio.run(load(url, bodies[name], key, c, n, warmup))
+                results.setdefault(name, {})[str(c)] = r
+                print(
+                    f"{name:20} c={c:<3} {r['throughput_rps']:7.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
+                    f"p99 {r['p99_ms']:6.1f} ms  errors {r['errors']}",
+                    flush=True,
+                )
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+        for proc, _ in servers.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    rec8, echo8 = results["recommend"]["8"], results["echo"]["8"]
+    summary = {
+        "requests_per_level": n,
+        "recommend_p99_ms_c8": rec8["p99_ms"],
+        "recommend_throughput_ratio_to_echo_c8": rec8["throughput_rps"] / echo8["throughput_rps"],
+        "errors_total": sum(r["errors"] for e in results.values() for r in e.values()),
+    }
+    summary["targets_met"] = {
+        "p99_le_25ms": summary["recommend_p99_ms_c8"] <= TARGET_P99_MS,
+        "throughput_ge_80pct_echo": summary["recommend_throughput_ratio_to_echo_c8"]
+        >= TARGET_RATIO,
+        "zero_errors": summary["errors_total"] == 0,
+    }
+    (OUT / "serving.json").write_text(
+        json.dumps({"results": results, "summary": summary}, indent=2)
+    )
+    write_section("bench-serving", markdown(results, summary), "## Serving (`make bench-serving`)")
+    print(json.dumps(summary, indent=2))
+    return summary
+
+
+def markdown(results: dict, s: dict) -> str:
+    lines = [
+        f"Run: {s['requests_per_level']} requests per endpoint and concurrency level after a warm-up; "
+        "Python asyncio (aiohttp) client on the same 2 cores; one `bentoml serve` process per service; the "
+        "echo peer has the same auth and JSON middlewares and no model.",
+        "",
+        "| endpoint | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | errors | vs echo |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, per in results.items():
+        for c, r in per.items():
+            ratio = r["throughput_rps"] / results["echo"][c]["throughput_rps"]
+            lines.append(
+                f"| {name} | {c} | {r['throughput_rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+                f"| {r['errors']} | {ratio:.2f} |"
+            )
+    t = s["targets_met"]
+    verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+    lines += [
+        "",
+        f"**Targets** (`/recommend`, concurrency 8): p99 {s['recommend_p99_ms_c8']:.1f} ms ≤ 25 ms — "
+        f"**{verdict(t['p99_le_25ms'])}**; throughput {s['recommend_throughput_ratio_to_echo_c8']:.2f}x "
+        f"the echo service ≥ 0.80x — **{verdict(t['throughput_ge_80pct_echo'])}**; errors "
+        f"{s['errors_total']} — **{verdict(t['zero_errors'])}**.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--requests", type=int, default=2000, help="measured requests per endpoint and level"
+    )
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--processed", default=str(REPO / "data" / "processed"))
+    p.add_argument("--bentoml-home", default=str(REPO / ".bentoml"))
+    a = p.parse_args()
+    home = Path(a.bentoml_home)
+    if not (home / "bentos" / "retail-brain-recsys").is_dir():
+        sys.exit(f"no Bentos in {home}; run `make run` (or `make build-services`) first")
+    run(a.requests, a.warmup, Path(a.processed), home)
+
+
+if __name__ == "__main__":
+    main()
