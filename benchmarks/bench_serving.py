@@ -19,62 +19,21 @@ import json
 import os
 import random
 import secrets
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import aiohttp
-import httpx
 import numpy as np
 import pandas as pd
 
 from benchmarks.report import write_section
+from src.serve.process import start, stop, wait_ready
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
 LEVELS = (1, 8, 32)
 TARGET_P99_MS, TARGET_RATIO = 25.0, 0.8
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(target: str, env: dict, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    fh = open(log, "w")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            target,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=fh,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    t0 = time.time()
-    while time.time() - t0 < 180:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{target} exited; see {log}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{target} not ready; see {log}")
 
 
 async def load(
@@ -154,11 +113,13 @@ def run(n: int, warmup: int, processed: Path, home: Path) -> dict:
     bodies = payloads(processed)
     servers = {}
     try:
-        servers["echo"] = start("benchmarks.echo_service:Echo", env, OUT / "serving_echo.log")
-        servers["recommend"] = start("retail-brain-recsys:latest", env, OUT / "serving_recsys.log")
-        servers["reorder_suggestions"] = start(
-            "retail-brain-planner:latest", env, OUT / "serving_planner.log"
-        )
+        for name, target, log in (
+            ("echo", "benchmarks.echo_service:Echo", "serving_echo.log"),
+            ("recommend", "retail-brain-recsys:latest", "serving_recsys.log"),
+            ("reorder_suggestions", "retail-brain-planner:latest", "serving_planner.log"),
+        ):
+            servers[name] = start(target, env, log=OUT / log, cwd=REPO)
+            wait_ready(servers[name][1], servers[name][0], log=OUT / log)
         routes = {
             "echo": "/echo",
             "recommend": "/recommend",
@@ -176,13 +137,7 @@ def run(n: int, warmup: int, processed: Path, home: Path) -> dict:
                     flush=True,
                 )
     finally:
-        for proc, _ in servers.values():
-            proc.terminate()
-        for proc, _ in servers.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop([p for p, _ in servers.values()])
     rec8, echo8 = results["recommend"]["8"], results["echo"]["8"]
     summary = {
         "requests_per_level": n,

@@ -18,11 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
+
+from src.serve.process import start, stop, wait_ready
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +42,6 @@ def key_env(home: Path) -> dict:
         )
     env["RETAIL_BRAIN_API_KEYS_FILE"] = str(path)
     return env
-
-
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"server for {url} exited with {proc.returncode}; see its output above"
-            )
-        try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready after {timeout:.0f} s")
 
 
 def has_bento(env: dict, name: str) -> bool:
@@ -81,20 +66,10 @@ def run(cfg: DictConfig) -> None:
         from pipelines import build_services
 
         build_services.run(cfg)
-    procs = {}
-    for name, port in (("recsys", s.recsys_port), ("planner", s.planner_port)):
-        cmd = [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            f"retail-brain-{name}:latest",
-            "--host",
-            str(s.host),
-            "--port",
-            str(port),
-        ]
-        procs[name] = (subprocess.Popen(cmd, env=env), f"http://{s.host}:{port}")
+    procs = {
+        name: start(f"retail-brain-{name}:latest", env, int(port), str(s.host))
+        for name, port in (("recsys", s.recsys_port), ("planner", s.planner_port))
+    }
     try:
         for proc, url in procs.values():
             wait_ready(url, proc)
@@ -116,14 +91,7 @@ def run(cfg: DictConfig) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for proc, _ in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc, _ in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop([p for p, _ in procs.values()], signal.SIGINT)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="build_services")

@@ -12,22 +12,16 @@ from typing import Annotated, Any, Literal
 
 import bentoml
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
 
 from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
-from src.serve.errors import ClientError
 from src.serve.planner import MAX_LIMIT, PlannerBundle
+from src.serve.schemas import ModelInfo, answer
 
 MODEL_TAG = os.environ.get("RETAIL_BRAIN_PLANNER_MODEL", "retail-brain-planner:latest")
 
 Sku = Annotated[str, Field(min_length=1, max_length=100)]
 Location = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class ModelInfo(BaseModel):
-    name: str
-    version: str
 
 
 class Suggestions(BaseModel):
@@ -54,10 +48,6 @@ class Forecast(BaseModel):
     model: ModelInfo
 
 
-def _error(err: ClientError) -> JSONResponse:
-    return JSONResponse({"error": str(err)}, status_code=err.status)
-
-
 @bentoml.service(name="retail-brain-planner", workers=WORKERS, traffic={"timeout": 30})
 class PlannerService:
     bundle_ref = bentoml.models.BentoModel(MODEL_TAG)
@@ -75,11 +65,15 @@ class PlannerService:
         limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 100,
     ) -> Suggestions:
         """Today's suggestions, filtered by location, SKUs and ABC class, largest orders first."""
-        try:
-            out = self.bundle.reorder_suggestions(location_id, skus, abc_class, only_orders, limit)
-        except ClientError as err:
-            return _error(err)
-        return Suggestions.model_validate(out)
+        return answer(
+            Suggestions,
+            self.bundle.reorder_suggestions,
+            location_id,
+            skus,
+            abc_class,
+            only_orders,
+            limit,
+        )
 
     @bentoml.api(route="/forecast")
     def forecast(
@@ -91,11 +85,7 @@ class PlannerService:
         ] = None,
     ) -> Forecast:
         """Point forecast and quantiles per day from the champion's stored forecast."""
-        try:
-            out = self.bundle.forecast_for(sku, location_id, horizon)
-        except ClientError as err:
-            return _error(err)
-        return Forecast.model_validate(out)
+        return answer(Forecast, self.bundle.forecast_for, sku, location_id, horizon)
 
 
 PlannerService.add_asgi_middleware(JsonBodies)

@@ -12,18 +12,19 @@ from typing import Annotated
 
 import bentoml
 from pydantic import BaseModel, Field
-from starlette.responses import JSONResponse
 
 from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
-from src.serve.errors import ClientError
 from src.serve.recsys import MAX_BATCH, MAX_K, RecsysBundle
+from src.serve.schemas import ModelInfo, answer
 
 MODEL_TAG = os.environ.get("RETAIL_BRAIN_RECSYS_MODEL", "retail-brain-recsys:latest")
 
 CustomerId = Annotated[str, Field(min_length=1, max_length=200, description="One-ID customer id")]
 Sku = Annotated[str, Field(min_length=1, max_length=100)]
 K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items, 1..{MAX_K}")]
+Channel = Annotated[str | None, Field(max_length=100, description="only items sold there lately")]
+ExcludeSkus = Annotated[list[Sku], Field(max_length=1000, description="never recommend these")]
 
 
 class Item(BaseModel):
@@ -33,11 +34,6 @@ class Item(BaseModel):
     reason: str | None = Field(
         None, description="set where a fallback or rule applied, e.g. cold_start"
     )
-
-
-class ModelInfo(BaseModel):
-    name: str
-    version: str
 
 
 class Recommendations(BaseModel):
@@ -56,10 +52,6 @@ class Similar(BaseModel):
     model: ModelInfo
 
 
-def _error(err: ClientError) -> JSONResponse:
-    return JSONResponse({"error": str(err)}, status_code=err.status)
-
-
 @bentoml.service(name="retail-brain-recsys", workers=WORKERS, traffic={"timeout": 30})
 class RecommendationService:
     bundle_ref = bentoml.models.BentoModel(MODEL_TAG)
@@ -72,55 +64,50 @@ class RecommendationService:
         self,
         customer_id: CustomerId,
         k: K = 10,
-        channel: Annotated[str | None, Field(max_length=100)] = None,
+        channel: Channel = None,
         in_stock_only: bool = False,
-        exclude_skus: Annotated[list[Sku], Field(max_length=1000)] = [],  # noqa: B006
+        exclude_skus: ExcludeSkus = [],  # noqa: B006
         location_id: Annotated[str | None, Field(max_length=200)] = None,
     ) -> Recommendations:
         """Top-k items for one customer; unknown customers get the cold-start fallback."""
-        try:
-            out = self.bundle.recommend(
-                customer_id,
-                k=k,
-                channel=channel,
-                in_stock_only=in_stock_only,
-                exclude_skus=exclude_skus,
-                location_id=location_id,
-            )
-        except ClientError as err:
-            return _error(err)
-        return Recommendations.model_validate(out)
+        return answer(
+            Recommendations,
+            self.bundle.recommend,
+            customer_id,
+            k=k,
+            channel=channel,
+            in_stock_only=in_stock_only,
+            exclude_skus=exclude_skus,
+            location_id=location_id,
+        )
 
     @bentoml.api(route="/recommend_batch")
     def recommend_batch(
         self,
         customer_ids: Annotated[list[CustomerId], Field(min_length=1, max_length=MAX_BATCH)],
         k: K = 10,
-        channel: Annotated[str | None, Field(max_length=100)] = None,
+        channel: Channel = None,
         in_stock_only: bool = False,
-        exclude_skus: Annotated[list[Sku], Field(max_length=1000)] = [],  # noqa: B006
+        exclude_skus: ExcludeSkus = [],  # noqa: B006
     ) -> Batch:
         """Top-k items for up to 1,000 customers in one call."""
-        try:
-            out = self.bundle.recommend_many(
-                customer_ids,
-                k=k,
-                channel=channel,
-                in_stock_only=in_stock_only,
-                exclude_skus=exclude_skus,
-            )
-        except ClientError as err:
-            return _error(err)
-        return Batch.model_validate({"results": out})
+        return answer(
+            Batch,
+            lambda: {
+                "results": self.bundle.recommend_many(
+                    customer_ids,
+                    k=k,
+                    channel=channel,
+                    in_stock_only=in_stock_only,
+                    exclude_skus=exclude_skus,
+                )
+            },
+        )
 
     @bentoml.api(route="/similar_items")
     def similar_items(self, sku: Sku, k: K = 10) -> Similar:
         """Items most often bought together with ``sku``."""
-        try:
-            out = self.bundle.similar_items(sku, k)
-        except ClientError as err:
-            return _error(err)
-        return Similar.model_validate(out)
+        return answer(Similar, self.bundle.similar_items, sku, k)
 
 
 RecommendationService.add_asgi_middleware(JsonBodies)

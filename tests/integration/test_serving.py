@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,31 +19,12 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from pipelines import ingest, plan_inventory, train_forecast, train_recsys
+from src.serve.process import start, stop, wait_ready
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 KEY = "test-key-" + "x" * 24
 OTHER_KEY = "other-key-" + "y" * 24
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{url} not ready:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -97,40 +76,14 @@ def stack(tmp_path_factory):
     env["RETAIL_BRAIN_API_KEYS"] = f"{KEY},{OTHER_KEY}"
     try:
         for name in ("recsys", "planner"):
-            port = free_port()
             logs[name] = tmp / f"{name}.log"
-            fh = open(logs[name], "w")  # noqa: SIM115 - closed with the server
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bentoml",
-                    "serve",
-                    f"retail-brain-{name}:latest",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                ],
-                cwd=tmp,
-                env=env,
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-            )
-            servers.append((proc, fh))
-            urls[name] = f"http://127.0.0.1:{port}"
-        for (proc, _), name in zip(servers, ("recsys", "planner"), strict=True):
-            wait_ready(urls[name], proc, logs[name])
+            proc, urls[name] = start(f"retail-brain-{name}:latest", env, log=logs[name], cwd=tmp)
+            servers.append(proc)
+        for proc, name in zip(servers, ("recsys", "planner"), strict=True):
+            wait_ready(urls[name], proc, timeout=120, log=logs[name])
         yield {"urls": urls, "logs": logs, "tmp": tmp, "build": build, "paths": paths}
     finally:
-        for proc, _fh in servers:
-            proc.terminate()
-        for proc, fh in servers:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            fh.close()
+        stop(servers)
 
 
 def post(url, body=None, key=KEY, **kw):
