@@ -468,4 +468,6 @@ def track(config, table, transfers, sim_table, sim, files, figs, tables_dir, for
                 with mlflow.start_run(run_name=r.policy, nested=True):
                     mlflow.set_tags({"policy": r.policy, "policy_type": r.type})
                     mlflow.log_metrics({f"sim/{k}": float(getattr(r, k)) for k in KPI_COLUMNS})
+                    # per series, so two policies can be compared with a paired bootstrap
+                    mlflow.log_table(sim[r.policy].per_series, artifact_file="per_series_kpis.json")
         return run.info.run_id

@@ -30,6 +30,7 @@ from src.features.lifecycle import rfm  # noqa: E402
 from src.features.tables import CanonicalTables, fingerprint, read_tables  # noqa: E402
 from src.recsys.evaluation import Holdout, evaluate, holdout  # noqa: E402
 from src.recsys.factory import build  # noqa: E402
+from src.recsys.metrics import per_customer  # noqa: E402
 from src.recsys.pyfunc import RecommenderModel, pip_requirements  # noqa: E402
 from src.recsys.rules import allowed_items  # noqa: E402
 from src.tracking import CHAMPION, PromotionRule, configure, log_context, promote  # noqa: E402
@@ -85,9 +86,13 @@ def run_model(
         fit_s = time.perf_counter() - t
         allowed = allowed_items(model.items_, tables.products)
         t = time.perf_counter()
-        metrics, _ = evaluate(model, h, cfg["ks"], allowed, ctx["lifecycle"], ctx["segments"])
+        metrics, recs = evaluate(model, h, cfg["ks"], allowed, ctx["lifecycle"], ctx["segments"])
         rec_s = time.perf_counter() - t
         mlflow.log_metrics({f"val/{k}": v for k, v in metrics.items()})
+        # per customer, so reviewers can bootstrap a difference between two runs (pipelines.compare)
+        pc = per_customer(recs["all"], h.truth_all, max(cfg["ks"])).reset_index()
+        pc["lifecycle"] = pc[C.CUSTOMER_ID].map(ctx["lifecycle"] or {}).fillna("unknown")
+        mlflow.log_table(pc, artifact_file="per_customer_metrics.json")
         mlflow.log_metrics({"time/fit_s": fit_s, "time/evaluate_s": rec_s})
         fig = plots(metrics, cfg["ks"], name)
         mlflow.log_figure(fig, "plots/recall_vs_k_and_segments.png")
