@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan build-services serve ui bench-data bench-forecast bench-recsys bench-policy bench-serving lock clean
+.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -81,6 +81,9 @@ promote: $(STAMP) ## re-apply the promotion rule, ARGS="task=forecast|recsys [ru
 
 tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=recsys model=als"
 	$(PY) -m pipelines.tune $(ARGS)
+
+compare: $(STAMP) ## leaderboard + HTML report of tracked runs, ARGS="task=forecast|recsys|policy [compare.* filters]"
+	$(PY) -m pipelines.compare $(ARGS)
 
 ui: $(STAMP) ## MLflow UI on the local store, http://127.0.0.1:5000
 	$(PY) -m mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db --host 127.0.0.1 --port 5000

@@ -1,0 +1,1 @@
+"""Model review: runs from MLflow side by side, paired bootstrap evidence, reports."""
