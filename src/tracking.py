@@ -120,6 +120,13 @@ class PromotionRule:
     metric: str = "val/wrmsse"
     higher_is_better: bool = False
     min_improvement: float = 0.0
+    # also require a paired-bootstrap-significant gain over the champion at this level (None: off)
+    significance_level: float | None = None
+    # the per-unit table the bootstrap runs on: {artifact, key, metric, higher_is_better}
+    evidence: Mapping | None = None
+    n_boot: int = 2000
+    # metric -> {tolerance, higher_is_better | target, relative}: may not get worse beyond it
+    guards: Mapping | None = None
 
 
 def _metric(client: MlflowClient, version, metric: str) -> float | None:
@@ -145,8 +152,21 @@ def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = 
         current_value = _metric(client, current, rule.metric)
     except mlflow.exceptions.MlflowException:
         current, current_value = None, None
+    evidence: dict = {}
     if current is None or current_value is None:
         promote_best, reason = True, "no champion yet"
+    elif _fingerprint(client, current) != (
+        newest := _fingerprint(client, max(versions, key=lambda v: int(v.version)))
+    ):
+        # metrics on different data are not comparable, and a champion trained on old data
+        # would keep serving stale forecasts: the best version on the newest data wins
+        on_new = [(v, m) for v, m in scored if _fingerprint(client, v) == newest]
+        best, best_value = on_new[0] if on_new else (best, best_value)
+        promote_best = True
+        reason = (
+            f"data changed since the champion was trained (fingerprint "
+            f"{_fingerprint(client, current)[:10]} -> {newest[:10]}): best on the new data"
+        )
     elif best.version == current.version:
         promote_best, reason = False, "best version is already champion"
     else:
@@ -157,6 +177,9 @@ def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = 
         )
         promote_best = gain > rule.min_improvement
         reason = f"relative gain {gain:.4f} {'>' if promote_best else '<='} min_improvement {rule.min_improvement}"
+        if promote_best:
+            promote_best, why, evidence = _evidence(client, rule, current, best)
+            reason = f"{reason}; {why}"
     champion = best if promote_best else current
     client.set_registered_model_alias(model_name, CHAMPION, champion.version)
     others = [(v, m) for v, m in scored if v.version != champion.version]
@@ -172,6 +195,92 @@ def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = 
         "promoted": bool(promote_best),
         "reason": reason,
     }
-    client.set_model_version_tag(model_name, champion.version, "promotion", json.dumps(decision))
+    decision["evidence"] = evidence
+    client.set_model_version_tag(
+        model_name, champion.version, "promotion", json.dumps(decision, default=str)
+    )
+    _tag_runs(client, best, current, promote_best, reason)
     log.info("promotion %s: %s", model_name, decision)
     return decision
+
+
+def _fingerprint(client: MlflowClient, version) -> str:
+    return (
+        client.get_run(version.run_id).data.tags.get("data_fingerprint", "")
+        if version.run_id
+        else ""
+    )
+
+
+def _tag_runs(client: MlflowClient, best, current, promoted: bool, reason: str) -> None:
+    """The decision, visible from the runs as well as from the registered version."""
+    outcome = {
+        "candidate": "promoted" if promoted else "not promoted",
+        "previous_champion": "replaced" if promoted else "kept",
+    }
+    if current is not None and best.version == current.version:
+        client.set_tag(best.run_id, "promotion.decision", "kept: best version is already champion")
+        return
+    seen = set()
+    for version, role in ((best, "candidate"), (current, "previous_champion")):
+        if version is None or not version.run_id or version.run_id in seen:
+            continue
+        seen.add(version.run_id)
+        client.set_tag(version.run_id, "promotion.decision", outcome[role])
+        client.set_tag(version.run_id, "promotion.role", role)
+        client.set_tag(version.run_id, "promotion.reason", reason[:5000])
+
+
+def _evidence(client: MlflowClient, rule: PromotionRule, current, best) -> tuple[bool, str, dict]:
+    """Significance of the gain (paired bootstrap over units) and the guard metrics."""
+    evidence: dict = {}
+    ok, why = True, []
+    if rule.significance_level is not None:
+        from src.review.bootstrap import paired_bootstrap
+        from src.review.runs import unit_series
+
+        e = dict(rule.evidence or {})
+        try:
+            a = unit_series(current.run_id, e["artifact"], e["key"], e["metric"])
+            b = unit_series(best.run_id, e["artifact"], e["key"], e["metric"])
+            comp = paired_bootstrap(
+                a,
+                b,
+                bool(e.get("higher_is_better", rule.higher_is_better)),
+                float(rule.significance_level),
+                int(rule.n_boot),
+            )
+            evidence["bootstrap"] = comp.as_dict()
+            if comp.verdict != "challenger better":
+                ok = False
+            why.append(
+                f"bootstrap {e['metric']} delta {comp.delta:+.4f} "
+                f"[{comp.ci_low:+.4f}, {comp.ci_high:+.4f}]: {comp.verdict}"
+            )
+        except Exception as err:  # noqa: BLE001 - no per-unit table: cannot show significance
+            ok = False
+            why.append(f"no per-unit evidence ({e.get('artifact')}): {err}")
+    for metric, g in (rule.guards or {}).items():
+        old, new = _metric(client, current, metric), _metric(client, best, metric)
+        if old is None or new is None:
+            why.append(f"guard {metric}: missing, skipped")
+            continue
+        if "target" in g:
+            worse = abs(new - g["target"]) - abs(old - g["target"])
+        else:
+            worse = (old - new) if g.get("higher_is_better", False) else (new - old)
+        if g.get("relative"):
+            worse = worse / abs(old) if old else float("inf")
+        passed = worse <= float(g["tolerance"])
+        evidence.setdefault("guards", {})[metric] = {
+            "champion": old,
+            "challenger": new,
+            "worse_by": worse,
+            "tolerance": float(g["tolerance"]),
+            "passed": passed,
+        }
+        ok &= passed
+        why.append(
+            f"guard {metric} worse by {worse:+.4f} {'<=' if passed else '>'} {g['tolerance']}"
+        )
+    return ok, "; ".join(why) if why else "no significance test or guards configured", evidence

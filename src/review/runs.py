@@ -162,13 +162,18 @@ def champion_run(df: pd.DataFrame, task: str, baseline: str | None) -> str:
 def unit_values(run_id: str, task: str) -> pd.Series:
     """Per-unit metric of a run (mean over backtest windows for forecasts), indexed by unit id."""
     spec = TASKS[task]
-    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=spec.unit_artifact)
+    return unit_series(run_id, spec.unit_artifact, spec.unit_key, spec.unit_metric)
+
+
+def unit_series(run_id: str, artifact: str, key: str, metric: str) -> pd.Series:
+    """``metric`` per ``key`` from a run's logged table (averaged where a unit has several rows)."""
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=artifact)
     with open(path) as fh:
         d = json.load(fh)
     df = pd.DataFrame(d["data"], columns=d["columns"])
-    if spec.unit_metric == "fill_rate" and {"served", "demand"} <= set(df.columns):
-        df = df[df["demand"] > 0]
-    return df.groupby(df[spec.unit_key].astype(str))[spec.unit_metric].mean()
+    if metric == "fill_rate" and "demand" in df.columns:
+        df = df[df["demand"] > 0]  # a series without demand has no fill rate to compare
+    return df.groupby(df[key].astype(str))[metric].mean()
 
 
 def leaderboard(
