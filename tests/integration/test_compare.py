@@ -98,3 +98,26 @@ def test_policy_tradeoff(store):
 def test_filters_that_match_nothing_say_so(store):
     with pytest.raises(LookupError, match="no runs left"):
         run_compare(store, "forecast", "compare.since=2999-01-01")
+
+
+def test_review_notebook_runs_top_to_bottom(store, monkeypatch):
+    import nbformat
+    from nbclient import NotebookClient
+
+    tmp, _ = store
+    monkeypatch.setenv("RETAIL_BRAIN_TRACKING_URI", f"sqlite:///{tmp}/mlruns/mlflow.db")
+    nb = nbformat.read(REPO / "notebooks" / "1.0-review-runs.ipynb", as_version=4)
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(REPO / "notebooks")}},
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    pictures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pictures) >= 4  # forest, distributions, lifecycle recall, trade-off
+    text = "".join(
+        str(o.get("data", {}).get("text/plain", "")) + o.get("text", "") for o in outputs
+    )
+    assert "verdict" in text and "seasonal_naive" in text
