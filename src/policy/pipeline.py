@@ -466,7 +466,15 @@ def track(config, table, transfers, sim_table, sim, files, figs, tables_dir, for
         if sim_table is not None:
             for r in sim_table.itertuples(index=False):
                 with mlflow.start_run(run_name=r.policy, nested=True):
-                    mlflow.set_tags({"policy": r.policy, "policy_type": r.type})
+                    mlflow.set_tags(
+                        {
+                            "policy": r.policy,
+                            "policy_type": r.type,
+                            "mlflow.note.content": f"{r.policy} ({r.type}) replayed day by day on "
+                            "actual demand with weekly re-forecasts: fill rate vs days of cover; "
+                            "per-series results in per_series_kpis.json.",
+                        }
+                    )
                     mlflow.log_metrics({f"sim/{k}": float(getattr(r, k)) for k in KPI_COLUMNS})
                     # per series, so two policies can be compared with a paired bootstrap
                     mlflow.log_table(sim[r.policy].per_series, artifact_file="per_series_kpis.json")

@@ -81,6 +81,13 @@ def run_model(
             cfg["fingerprint"],
             {"task": "recsys", "model": name},
         )
+        mlflow.set_tag(
+            "mlflow.note.content",
+            f"{name}: trained on purchases before {h.cutoff.date()}, evaluated on what "
+            f"{h.truth_all[C.CUSTOMER_ID].nunique()} customers bought after it (all / new items / "
+            "cold-start customers, recall by lifecycle stage), then refit on all data and "
+            "registered. Per-customer results: per_customer_metrics.json.",
+        )
         t = time.perf_counter()
         model = build(name, models_cfg).fit(h.train, ctx["segments"])
         fit_s = time.perf_counter() - t
