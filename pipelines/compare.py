@@ -9,6 +9,7 @@ python -m pipelines.compare task=forecast 'compare.run_ids=[<id>,<id>]' compare.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from src.review.report import (
 from src.review.runs import TASKS, champion_run, leaderboard, load_runs, unit_values
 
 log = logging.getLogger(__name__)
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a clean terminal table
 
 
 def run(cfg: DictConfig) -> dict:

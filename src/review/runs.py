@@ -187,8 +187,12 @@ def leaderboard(
         for r, a in zip(out["run_id"], out["alias"], strict=True)
     ]
     out[f"delta {spec.metric}"] = out[spec.metric] - ref
-    for col in ("ci_low", "ci_high", "verdict"):
+    for col in ("ci_low", "ci_high"):
         out[f"boot {col}"] = [comparisons.get(r, {}).get(col) for r in out["run_id"]]
+    out["boot verdict"] = [
+        "reference" if r == champion_id else comparisons.get(r, {}).get("verdict", "")
+        for r in out["run_id"]
+    ]
     out = out.sort_values(spec.metric, ascending=not spec.higher_is_better, na_position="last")
     cols = [
         "model",
