@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from pipelines import compare, ingest, plan_inventory, train_forecast, train_recsys
-from tests.conftest import REPO
+from pipelines import compare
+from tests.conftest import REPO, train_tiny_stack
 
 pytestmark = pytest.mark.integration
 
@@ -17,36 +17,19 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("compare")
-    paths = [f"paths.output={tmp}/tables", f"paths.mlruns={tmp}/mlruns", f"paths.logs={tmp}/logs"]
     gran = [
         "granularity.horizon=14",
         "granularity.backtest_windows=2",
         "granularity.backtest_step=14",
         "granularity.top_n=30",
     ]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        ingest.run(
-            compose(
-                "ingest",
-                ["data=synthetic", "data.n_people=400", "data.n_skus=40", "data.days=200", *paths],
-            )
-        )
-        train_forecast.run(
-            compose(
-                "train_forecast", [*paths, *gran, "forecast.train=[seasonal_naive,croston_sba,tsb]"]
-            )
-        )
-        train_recsys.run(
-            compose(
-                "train_recsys", [*paths, "recsys.train=[popularity,buy_again,ease]", "recsys.k=10"]
-            )
-        )
-        plan_inventory.run(
-            compose(
-                "plan_inventory",
-                [*paths, *gran, "policy.draws=200", "policy.simulation.window_days=28"],
-            )
-        )
+    paths = train_tiny_stack(
+        tmp,
+        "[seasonal_naive,croston_sba,tsb]",
+        "[popularity,buy_again,ease]",
+        gran,
+        ["policy.simulation.window_days=28"],
+    )
     return tmp, paths
 
 

@@ -16,11 +16,9 @@ import httpx
 import mlflow
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from pipelines import ingest, plan_inventory, train_forecast, train_recsys
 from src.serve.process import start, stop, wait_ready
-from tests.conftest import REPO
+from tests.conftest import REPO, train_tiny_stack
 
 pytestmark = pytest.mark.integration
 KEY = "test-key-" + "x" * 24
@@ -30,27 +28,14 @@ OTHER_KEY = "other-key-" + "y" * 24
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serving")
-    paths = [f"paths.output={tmp}/tables", f"paths.mlruns={tmp}/mlruns", f"paths.logs={tmp}/logs"]
     gran = ["granularity.horizon=21", "granularity.backtest_windows=1", "granularity.top_n=25"]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        ingest.run(
-            compose(
-                "ingest",
-                ["data=synthetic", "data.n_people=400", "data.n_skus=40", "data.days=200", *paths],
-            )
-        )
-        train_forecast.run(
-            compose("train_forecast", [*paths, *gran, "forecast.train=[croston_sba,tsb]"])
-        )
-        train_recsys.run(
-            compose("train_recsys", [*paths, "recsys.train=[popularity,buy_again]", "recsys.k=10"])
-        )
-        plan_inventory.run(
-            compose(
-                "plan_inventory",
-                [*paths, *gran, "policy.draws=200", "policy.simulation.enabled=false"],
-            )
-        )
+    paths = train_tiny_stack(
+        tmp,
+        "[croston_sba,tsb]",
+        "[popularity,buy_again]",
+        gran,
+        ["policy.simulation.enabled=false"],
+    )
     home = tmp / "bentoml"
     assert not home.exists()  # the start-up path begins from an empty BentoML home
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
