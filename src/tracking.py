@@ -155,17 +155,17 @@ def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = 
     evidence: dict = {}
     if current is None or current_value is None:
         promote_best, reason = True, "no champion yet"
-    elif _fingerprint(client, current) != (
-        newest := _fingerprint(client, max(versions, key=lambda v: int(v.version)))
+    elif (fp := _fingerprints(client, versions))[current.version] != (
+        newest := fp[max(versions, key=lambda v: int(v.version)).version]
     ):
         # metrics on different data are not comparable, and a champion trained on old data
         # would keep serving stale forecasts: the best version on the newest data wins
-        on_new = [(v, m) for v, m in scored if _fingerprint(client, v) == newest]
+        on_new = [(v, m) for v, m in scored if fp[v.version] == newest]
         best, best_value = on_new[0] if on_new else (best, best_value)
         promote_best = True
         reason = (
             f"data changed since the champion was trained (fingerprint "
-            f"{_fingerprint(client, current)[:10]} -> {newest[:10]}): best on the new data"
+            f"{fp[current.version][:10]} -> {newest[:10]}): best on the new data"
         )
     elif best.version == current.version:
         promote_best, reason = False, "best version is already champion"
@@ -204,12 +204,14 @@ def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = 
     return decision
 
 
-def _fingerprint(client: MlflowClient, version) -> str:
-    return (
-        client.get_run(version.run_id).data.tags.get("data_fingerprint", "")
-        if version.run_id
+def _fingerprints(client: MlflowClient, versions) -> dict:
+    """Data fingerprint of each version's run, read once per version."""
+    return {
+        v.version: client.get_run(v.run_id).data.tags.get("data_fingerprint", "")
+        if v.run_id
         else ""
-    )
+        for v in versions
+    }
 
 
 def _tag_runs(client: MlflowClient, best, current, promoted: bool, reason: str) -> None:

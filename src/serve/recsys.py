@@ -49,7 +49,10 @@ class RecsysBundle:
         self.has_inventory = len(inventory) > 0
         self.in_stock = np.asarray(items.isin(list(in_stock_skus(inventory))), bool)
         self.locations = set(inventory[C.LOCATION_ID].astype(str)) if self.has_inventory else set()
-        self._inventory = inventory
+        self.in_stock_at = {  # per-location masks, built once: requests only index them
+            loc: np.asarray(items.isin(list(in_stock_skus(inventory, loc))), bool)
+            for loc in self.locations
+        }
         channels = json.loads((path / "channels.json").read_text())
         self.channels = {c: np.asarray(items.isin(s), bool) for c, s in channels.items()}
         pre = pd.read_parquet(path / "precomputed.parquet")
@@ -96,9 +99,7 @@ class RecsysBundle:
             if location_id is not None:
                 if location_id not in self.locations:
                     raise ClientError(f"unknown location_id {location_id!r}", status=422)
-                mask &= np.asarray(
-                    self.model.items_.isin(list(in_stock_skus(self._inventory, location_id))), bool
-                )
+                mask &= self.in_stock_at[location_id]
             else:
                 mask &= self.in_stock
         return mask
