@@ -4,6 +4,7 @@ python -m pipelines.compare task=forecast
 python -m pipelines.compare task=recsys 'compare.models=[hybrid,buy_again]' compare.since=2026-11-01
 python -m pipelines.compare task=policy "compare.baseline='rule_of_thumb[days=45]'"
 python -m pipelines.compare task=forecast 'compare.run_ids=[<id>,<id>]' compare.level=0.01
+python -m pipelines.compare task=forecast 'compare.series=[85123A,22423]'   # plot these series
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from src.review.bootstrap import paired_bootstrap
 from src.review.report import (
     artifact_png,
     bootstrap_forest,
+    chosen_series,
     html_page,
     metric_by_model,
     png,
@@ -82,9 +84,23 @@ def run(cfg: DictConfig) -> dict:
         )
     if task == "forecast":
         best = board[board["run_id"] != champ]["run_id"].head(1).tolist()
+        series = [str(x) for x in c.get("series") or []]
+        if not series and best and best[0] in units and champ in units:
+            moved = (units[best[0]] - units[champ]).dropna().abs().sort_values(ascending=False)
+            series = moved.index[:4].tolist()  # where champion and challenger differ most
+        notes.append(
+            f"Forecast vs actual (last backtest window) for: {', '.join(series) or 'the logged sample'}."
+        )
         for rid in [champ, *best]:
-            figures[f"forecast vs actual: {names[rid]}"] = artifact_png(
-                client, rid, "plots/forecast_vs_actual.png"
+            fig = (
+                chosen_series(client, rid, series, f"{names[rid]}: last backtest window")
+                if series
+                else None
+            )
+            figures[f"forecast vs actual: {names[rid]}"] = (
+                png(fig)
+                if fig is not None
+                else artifact_png(client, rid, "plots/forecast_vs_actual.png")
             )
     elif task == "recsys":
         fig = segment_recall(df, client)

@@ -27,7 +27,7 @@ from src.features.panel import future_calendar
 from src.forecast import plots
 from src.forecast.backtest import BacktestSpec, backtest, known_future
 from src.forecast.base import Forecaster
-from src.forecast.metrics import M5_QUANTILES
+from src.forecast.metrics import M5_QUANTILES, Y_HAT
 from src.forecast.pyfunc import ForecasterModel, pip_requirements
 from src.tracking import PromotionRule, log_context, promote
 
@@ -111,6 +111,7 @@ def run_model(name: str, make_model: Callable[[], Forecaster], task: ForecastTas
         )
         mlflow.log_figure(fig, "plots/forecast_vs_actual.png")
         plots.plt.close(fig)
+        log_last_window(task.panel, last_fc, last_cut)
         # refit on everything and forecast the next horizon
         t = time.perf_counter()
         model = make_model().fit(task.panel, task.static)
@@ -158,3 +159,18 @@ def train_all(
     decision = promote(task.registered_name, rule)
     board = pd.DataFrame(results).sort_values(rule.metric, ascending=not rule.higher_is_better)
     return board, decision
+
+
+def log_last_window(
+    panel: pd.DataFrame, forecasts: pd.DataFrame, cutoff: pd.Timestamp, lookback: int = 56
+) -> None:
+    """The last backtest window's forecasts and the actuals around it, so a reviewer can plot any
+    series of any run (``pipelines.compare compare.series=[…]``) without refitting."""
+    keep = [c for c in (C.UNIQUE_ID, C.DS, Y_HAT, "q0.025", "q0.975") if c in forecasts]
+    start = cutoff - pd.Timedelta(days=lookback)
+    hist = panel.loc[panel[C.DS] > start, [C.UNIQUE_ID, C.DS, C.Y]]
+    window = forecasts[keep].merge(hist, on=[C.UNIQUE_ID, C.DS], how="left")  # + the actuals
+    with tempfile.TemporaryDirectory() as tmp:
+        window.to_parquet(Path(tmp) / "last_window.parquet", index=False)
+        hist.to_parquet(Path(tmp) / "actuals.parquet", index=False)
+        mlflow.log_artifacts(tmp, "backtest")

@@ -138,3 +138,29 @@ table.t{{border-collapse:collapse;font-size:12px}} .t td,.t th{{padding:3px 7px;
 .t th{{background:#f4f4f4;text-align:left}}</style></head><body>
 <h1>{html.escape(task)}: is the challenger really better?</h1><ul>{items}</ul>
 <h2>Leaderboard</h2>{table}{imgs}</body></html>"""
+
+
+def chosen_series(client: mlflow.MlflowClient, run_id: str, series: list[str], title: str):
+    """Forecast vs actual for ``series`` from a run's logged last backtest window (None if the
+    run predates those artifacts or none of the series is in it)."""
+    from src.forecast.plots import forecast_vs_actual
+
+    try:
+        fc = pd.read_parquet(
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="backtest/last_window.parquet"
+            )
+        )
+        hist = pd.read_parquet(
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="backtest/actuals.parquet"
+            )
+        )
+    except Exception:  # noqa: BLE001 - older runs: the caller falls back to the logged plot
+        return None
+    wanted = [s for s in series if s in set(fc["unique_id"].astype(str))]
+    if not wanted:
+        return None
+    fc["unique_id"] = fc["unique_id"].astype(str)
+    hist["unique_id"] = hist["unique_id"].astype(str)
+    return forecast_vs_actual(hist, fc, wanted, title=title)

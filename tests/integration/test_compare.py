@@ -64,6 +64,19 @@ def test_forecast_leaderboard_and_report(store, capsys):
     )
 
 
+def test_forecast_vs_actual_for_chosen_series(store):
+    import pandas as pd
+
+    tmp, _ = store
+    uid = str(
+        pd.read_parquet(f"{tmp}/tables/forecasts/forecast_sku_D.parquet")["unique_id"].iloc[0]
+    )
+    out = run_compare(store, "forecast", f"compare.series=[{uid}]")
+    html = Path(out["report"]).read_text()
+    assert f"Forecast vs actual (last backtest window) for: {uid}" in html
+    assert len(images(out["report"])) >= 5
+
+
 def test_recsys_segments_and_filters(store):
     out = run_compare(store, "recsys", "compare.models=[buy_again,ease]")
     assert set(out["leaderboard"]["model"]) == {"buy_again", "ease"}
