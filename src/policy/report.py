@@ -109,7 +109,15 @@ def html_report(
 ) -> str:
     """One self-contained page (chart embedded), readable offline and attachable to a mail."""
     head = headline(s, transfers)
-    as_of = s["as_of"].iloc[0] if "as_of" in s and len(s) else ""
+    as_of = pd.Timestamp(s["as_of"].iloc[0]).date() if "as_of" in s and len(s) else ""
+    unknown = int((~s["inventory_known"]).sum())
+    warning = (
+        f"<p style='color:#a40'><b>{unknown} of {len(s)} rows have no stock record</b>: on hand "
+        "was taken as 0, so their order quantity is the level to hold, not today's buy. Load an "
+        "inventory snapshot for real suggestions.</p>"
+        if unknown
+        else ""
+    )
     cards = "".join(
         f"<div class=c><b>{v:,.0f}</b><br>{html.escape(k)}</div>" for k, v in head.items()
     )
@@ -132,7 +140,7 @@ table.t{{border-collapse:collapse;font-size:13px}} .t td,.t th{{padding:3px 8px;
 <p>Stock as of {html.escape(str(as_of))}; forecast: <code>{html.escape(str(forecast_path))}</code>;
 policy <b>{html.escape(str(pcfg["kind"]))}</b>, review every {pcfg["review_period"]} days,
 service levels: <code>{html.escape(str(pcfg["service_level"]["mode"]))}</code>.</p>
-{cards}
+{cards}{warning}
 <h2>Top {int(pcfg["report_top_n"])} orders by value</h2>{_table(top_actions(s, int(pcfg["report_top_n"])))}
 <h2>Transfers before buying</h2>{_table(transfers.head(int(pcfg["report_top_n"]))) if len(transfers) else "<p>none</p>"}
 {sim_html}
