@@ -1,6 +1,6 @@
 """`make bench-serving`: load test of the two services beside a trivial BentoML echo service.
 
-Bounded and loopback only: starts `bentoml serve` for the Bentos `make run` built (recsys,
+Bounded and loopback only: starts `bentoml serve` for the Bentos `make build-services` built (recsys,
 planner) and for ``benchmarks/echo_service.py``, each on a free 127.0.0.1 port; an asyncio
 ``aiohttp`` client (same machine, same 2 cores) runs each endpoint at concurrency 1, 8 and 32 for a
 fixed number of requests after a warm-up, endpoints interleaved per concurrency level; then stops
@@ -198,7 +198,9 @@ def main() -> None:
     a = p.parse_args()
     home = Path(a.bentoml_home)
     if not (home / "bentos" / "retail-brain-recsys").is_dir():
-        sys.exit(f"no Bentos in {home}; run `make run` (or `make build-services`) first")
+        sys.exit(
+            f"no Bentos in {home}; run `make run`, then `make build-services` (or `make serve`)"
+        )
     run(a.requests, a.warmup, Path(a.processed), home)
 
 

@@ -1,6 +1,7 @@
 """The main job (`make run`): every step in order on the configured data.
 
-ingest -> features -> forecasts -> recommendations -> reorder plan -> Bentos of the champions.
+ingest -> features -> forecasts -> recommendations -> reorder plan (the last step; `make serve`
+packages the champions it promoted).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from omegaconf import DictConfig
 
 from pipelines import (
     build_features,
-    build_services,
     ingest,
     plan_inventory,
     train_forecast,
@@ -29,7 +29,6 @@ STEPS = [
     ("train_forecast", train_forecast.run),
     ("train_recsys", train_recsys.run),
     ("plan_inventory", plan_inventory.run),
-    ("build_services", build_services.run),
 ]
 
 

@@ -1,16 +1,19 @@
-"""`make serve`: both services on loopback, from the Bentos `build_services` made.
+"""`make serve`: both services on loopback, built from the current champions when needed.
 
 python -m pipelines.serve                               # recsys :3000, planner :3001
 python -m pipelines.serve serving.recsys_port=8000 serving.rebuild=true
 
 Keys: ``RETAIL_BRAIN_API_KEYS`` (comma-separated) or ``RETAIL_BRAIN_API_KEYS_FILE``. If neither
 is set, a random key is generated once into ``<bentoml_home>/api_key`` (mode 600, out of git) and
-used; the key itself is never printed or logged — read it from that file. Bentos are built from
-the registry's champions when none exist yet (or with ``serving.rebuild=true``). Ctrl-C stops both.
+used; the key itself is never printed or logged — read it from that file. The Bentos are (re)built
+first when none exist, when the registry's champions or the reorder plan changed since they were
+built (labels ``mlflow_version``, ``source_fingerprint``), or with ``serving.rebuild=true``.
+Ctrl-C stops both.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -44,15 +47,40 @@ def key_env(home: Path) -> dict:
     return env
 
 
-def has_bento(env: dict, name: str) -> bool:
+def bento_labels(env: dict, name: str) -> dict | None:
+    """Labels of the latest Bento called ``name`` (None if there is none)."""
     out = subprocess.run(
-        [sys.executable, "-m", "bentoml", "list", name, "-o", "json"],
+        [sys.executable, "-m", "bentoml", "get", f"{name}:latest", "-o", "json"],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
-    return out.returncode == 0 and out.stdout.strip() not in ("", "[]")
+    if out.returncode != 0:
+        return None
+    try:
+        return json.loads(out.stdout).get("labels", {})
+    except json.JSONDecodeError:
+        return None
+
+
+def outdated(cfg: DictConfig, env: dict) -> list[str]:
+    """Why the Bentos do not serve the current champions and plan (empty: they do)."""
+    from src.serve.package import SERVICES, sources, stale
+
+    now = sources(
+        cfg.tracking.uri,
+        cfg.paths.tables,
+        cfg.policy.output,
+        cfg.serving.recsys_model,
+        cfg.granularity.registered_model,
+    )
+    reasons = []
+    for service, bento in SERVICES.items():
+        why = stale(now[service], bento_labels(env, bento))
+        if why:
+            reasons.append(f"{bento}: {why}")
+    return reasons
 
 
 def run(cfg: DictConfig) -> None:
@@ -60,9 +88,9 @@ def run(cfg: DictConfig) -> None:
     home = Path(s.bentoml_home).resolve()
     env = key_env(home)
     env.update(BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="True", OPENBLAS_NUM_THREADS="1")
-    if s.rebuild or not (
-        has_bento(env, "retail-brain-recsys") and has_bento(env, "retail-brain-planner")
-    ):
+    reasons = ["serving.rebuild=true"] if s.rebuild else outdated(cfg, env)
+    if reasons:  # build from the registry's champions and the current plan
+        log.info("building the Bentos: %s", "; ".join(reasons))
         from pipelines import build_services
 
         build_services.run(cfg)

@@ -28,7 +28,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from src.features import columns as C
-from src.features.tables import read_tables
+from src.features.tables import fingerprint, read_tables
 from src.recsys.base import Recommender
 from src.recsys.rules import allowed_items, channel_skus
 from src.tracking import CHAMPION
@@ -108,6 +108,42 @@ def planner_bundle(dst: Path, model_dir: Path, plans_dir: Path, level: str, netw
     return {"plan_as_of": as_of, "level": level, "network_location": network, "plan_rows": len(s)}
 
 
+def sources(
+    tracking_uri: str,
+    tables_dir: str | Path,
+    plans_dir: str | Path,
+    recsys_name: str,
+    forecast_name: str,
+) -> dict[str, dict[str, str]]:
+    """What each Bento must be built from *now*: champion version and input fingerprint.
+
+    Recommendations depend on the recsys champion and the canonical tables (stock, channels,
+    segments); the planner on the forecast champion and the reorder plan.
+    """
+    client = MlflowClient(tracking_uri)
+    plan = Path(plans_dir) / "suggestions.parquet"
+    return {
+        "recsys": {
+            "mlflow_version": str(champion(client, recsys_name).version),
+            "source_fingerprint": fingerprint(sorted(Path(tables_dir).glob("*.parquet")))[:16],
+        },
+        "planner": {
+            "mlflow_version": str(champion(client, forecast_name).version),
+            "source_fingerprint": fingerprint([plan])[:16] if plan.exists() else "",
+        },
+    }
+
+
+def stale(wanted: Mapping[str, str], labels: Mapping[str, str] | None) -> str | None:
+    """Why a Bento with ``labels`` no longer serves ``wanted`` (None when it still does)."""
+    if labels is None:
+        return "not built yet"
+    for key, value in wanted.items():
+        if labels.get(key) != value:
+            return f"{key} is {value!r} now, the Bento has {labels.get(key)!r}"
+    return None
+
+
 @contextmanager
 def _env(name: str, value: str):
     old = os.environ.get(name)
@@ -139,6 +175,7 @@ def build_services(
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     rec_v, fc_v = champion(client, recsys_name), champion(client, forecast_name)
+    now = sources(tracking_uri, tables_dir, plans_dir, recsys_name, forecast_name)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -160,6 +197,7 @@ def build_services(
                 "mlflow_model": reg_name,
                 "mlflow_version": str(version.version),
                 "mlflow_run_id": version.run_id,
+                "source_fingerprint": now[service]["source_fingerprint"],
             }
             with bentoml.models.create(SERVICES[service], labels=labels) as bm:
                 bundle = Path(bm.path)

@@ -283,3 +283,27 @@ def test_fuzzing_the_openapi_spec_finds_no_5xx(stack, svc):
         cwd=stack["tmp"],  # schemathesis writes its cache where it runs
     )
     assert out.returncode == 0, out.stdout[-4000:]
+
+
+def test_make_serve_knows_when_the_bentos_are_outdated(stack):
+    from src.serve.package import sources, stale
+
+    tmp = stack["tmp"]
+    env = {**os.environ, "BENTOML_HOME": str(tmp / "bentoml")}
+    labels = {}
+    for name in ("recsys", "planner"):
+        out = subprocess.run(
+            [sys.executable, "-m", "bentoml", "get", f"retail-brain-{name}:latest", "-o", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        labels[name] = json.loads(out.stdout)["labels"]
+    uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
+    now = sources(uri, f"{tmp}/tables", f"{tmp}/tables/plans", "recsys", "forecast_sku_D")
+    assert stale(now["recsys"], labels["recsys"]) is None
+    assert stale(now["planner"], labels["planner"]) is None
+    changed = {**now["planner"], "source_fingerprint": "0" * 16}  # a new plan was written
+    assert "source_fingerprint" in stale(changed, labels["planner"])
+    assert stale(now["recsys"], None) == "not built yet"
