@@ -286,20 +286,12 @@ def test_fuzzing_the_openapi_spec_finds_no_5xx(stack, svc):
 
 
 def test_make_serve_knows_when_the_bentos_are_outdated(stack):
+    from pipelines.serve import bento_labels
     from src.serve.package import sources, stale
 
     tmp = stack["tmp"]
     env = {**os.environ, "BENTOML_HOME": str(tmp / "bentoml")}
-    labels = {}
-    for name in ("recsys", "planner"):
-        out = subprocess.run(
-            [sys.executable, "-m", "bentoml", "get", f"retail-brain-{name}:latest", "-o", "json"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        labels[name] = json.loads(out.stdout)["labels"]
+    labels = {name: bento_labels(env, f"retail-brain-{name}") for name in ("recsys", "planner")}
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
     now = sources(uri, f"{tmp}/tables", f"{tmp}/tables/plans", "recsys", "forecast_sku_D")
     assert stale(now["recsys"], labels["recsys"]) is None
