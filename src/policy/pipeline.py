@@ -26,12 +26,12 @@ import pandas as pd
 
 from src.features import columns as C
 from src.features.panel import ID_SEPARATOR
-from src.features.tables import CanonicalTables, fingerprint, read_tables
+from src.features.tables import CanonicalTables, fingerprint, read_tables, write_frames
 from src.features.validation import DataValidationError
 from src.forecast.factory import build
 from src.forecast.pipeline import task_from_tables
 from src.policy.classify import class_service_levels, classify, cost_service_levels
-from src.policy.demand import forecast_arrays, horizon_needed
+from src.policy.demand import daily_paths, forecast_arrays, horizon_needed, period_demand
 from src.policy.evaluate import (
     KPI_COLUMNS,
     compare,
@@ -377,8 +377,6 @@ def positions(keys: pd.DataFrame, tables: CanonicalTables, pcfg: Mapping) -> pd.
 
 def newsvendor(keys, q, levels, value, ncfg: Mapping, spec: PolicySpec) -> pd.DataFrame:
     """One-shot season buy per row: the critical-ratio quantile of demand over ``season_days``."""
-    from src.policy.demand import daily_paths, period_demand
-
     days = int(ncfg["season_days"])
     price = value * float(ncfg["price_over_value"])
     ratio = critical_ratio(
@@ -426,16 +424,10 @@ def simulate_history(task, classes, value, keys, pcfg, spec, config):
 
 
 def write_tables(out: Path, frames: Mapping[str, pd.DataFrame]) -> list[Path]:
-    """Parquet + CSV per table, each written to a temporary name first, then moved into place."""
-    paths = []
-    for name, df in frames.items():
-        for ext in ("parquet", "csv"):
-            final = out / f"{name}.{ext}"
-            tmp = out / f".{name}.{ext}.tmp"
-            df.to_parquet(tmp, index=False) if ext == "parquet" else df.to_csv(tmp, index=False)
-            tmp.replace(final)
-            paths.append(final)
-    return paths
+    """Parquet + CSV per table, all moved into place together (the ingest layer's atomic writer)."""
+    csv = {f"{name}.csv": df.to_csv(index=False) for name, df in frames.items()}
+    write_frames(out, frames, extra=csv)
+    return [out / f"{name}.{ext}" for name in frames for ext in ("parquet", "csv")]
 
 
 def track(config, table, transfers, sim_table, sim, files, figs, tables_dir, forecast_path) -> str:
