@@ -1,4 +1,4 @@
-"""Canonical tables -> demand panels, interactions, RFM / lifecycle stages.
+"""Canonical tables -> the feature store: demand panels, interactions, customers, catalog.
 
 python -m pipelines.build_features                      # reads data/processed
 python -m pipelines.build_features paths.tables=DIR 'features.panels=[{level: sku, freq: W}]'
@@ -7,32 +7,34 @@ python -m pipelines.build_features paths.tables=DIR 'features.panels=[{level: sk
 from __future__ import annotations
 
 import logging
+import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.features.build import build_features, write_features
-from src.features.panel import PanelSpec
+from src.features.build import build_features
 from src.features.report import format_features_summary
-from src.features.tables import read_tables
+from src.features.sets import from_config, open_store
+from src.features.store import FeatureSet, FeatureSetMissing
 
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> dict[str, int]:
-    f = OmegaConf.to_container(cfg.features, resolve=True)
-    panels = [PanelSpec(holiday_country=f["holiday_country"], **p) for p in f["panels"]]
-    tables = read_tables(cfg.paths.tables)
-    features = build_features(tables, panels, f["interactions"], f["rfm"])
-    output = write_features(features, cfg.paths.features)
-    manifest = {name: len(df) for name, df in features.items()}
-    print(format_features_summary(manifest, output), flush=True)
-    return manifest
+def run(cfg: DictConfig) -> list[FeatureSet]:
+    features = OmegaConf.to_container(cfg.features, resolve=True)
+    store = open_store(features, cfg.paths.features, cfg.paths.tables)
+    built = build_features(store, from_config(features))
+    print(format_features_summary(built, store.root), flush=True)
+    return built
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="build_features")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except FeatureSetMissing as err:
+        log.error("stopped: %s", err)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

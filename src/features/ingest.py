@@ -235,17 +235,12 @@ def write_ingest(result: IngestResult, output: str | Path) -> Path:
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     frames = result.tables.frames()
-    meta = {
-        "tables": {n: int(len(f)) for n, f in frames.items()},
-        "data_fingerprint": result.report.get("data_fingerprint"),
-    }
     write_frames(
         output,
         frames,
         {
             "rejects.csv": result.rejects.to_csv(index=False),
             "ingest_report.json": json.dumps(result.report, indent=2, default=str),
-            "manifest.json": json.dumps(meta, indent=2),
         },
     )
     return output

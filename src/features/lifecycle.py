@@ -38,10 +38,6 @@ def rfm(
     active_days: int = 90,
     at_risk_days: int = 180,
 ) -> pd.DataFrame:
-    if not new_days <= active_days <= at_risk_days:
-        raise ValueError(
-            "lifecycle thresholds must satisfy new_days <= active_days <= at_risk_days"
-        )
     tx = transactions[transactions[C.CUSTOMER_ID].notna()]
     tx = tx[tx[C.SKU].isin(products.loc[products[C.IS_MERCHANDISE], C.SKU])]
     as_of = (
@@ -75,14 +71,48 @@ def rfm(
         out[C.R_SCORE].astype(str) + out[C.F_SCORE].astype(str) + out[C.M_SCORE].astype(str)
     )
     age_first = (as_of - out[C.FIRST_SEEN]).dt.total_seconds() / 86400.0
-    out[C.LIFECYCLE] = np.select(
+    out[C.LIFECYCLE] = stage(age_first, out[C.RECENCY_DAYS], new_days, active_days, at_risk_days)
+    out = out.rename_axis(C.CUSTOMER_ID).reset_index()
+    return out[C.RFM].astype({C.CUSTOMER_ID: "string", C.LIFECYCLE: "string"})
+
+
+def stage(
+    days_since_first, days_since_last, new_days: int, active_days: int, at_risk_days: int
+) -> np.ndarray:
+    """The lifecycle stage of each customer (see the module doc), one rule for every caller."""
+    if not new_days <= active_days <= at_risk_days:
+        raise ValueError(
+            "lifecycle thresholds must satisfy new_days <= active_days <= at_risk_days"
+        )
+    return np.select(
         [
-            age_first <= new_days,
-            out[C.RECENCY_DAYS] <= active_days,
-            out[C.RECENCY_DAYS] <= at_risk_days,
+            np.asarray(days_since_first) <= new_days,
+            np.asarray(days_since_last) <= active_days,
+            np.asarray(days_since_last) <= at_risk_days,
         ],
         ["new", "active", "at_risk"],
         default="dormant",
     )
-    out = out.rename_axis(C.CUSTOMER_ID).reset_index()
-    return out[C.RFM].astype({C.CUSTOMER_ID: "string", C.LIFECYCLE: "string"})
+
+
+def lifecycle_stages(
+    interactions: pd.DataFrame,
+    as_of: str | pd.Timestamp,
+    *,
+    new_days: int = 30,
+    active_days: int = 90,
+    at_risk_days: int = 180,
+) -> dict[str, str]:
+    """customer_id -> stage as of ``as_of``, from purchase events (the interactions feature).
+
+    Point in time: only purchases before ``as_of`` count, so a holdout can ask for the stages its
+    customers were in at the cut-off. Purchase days stand for purchase times; with whole-day
+    thresholds the stages equal :func:`rfm`'s on the transactions.
+    """
+    as_of = pd.Timestamp(as_of)
+    ev = interactions[interactions[C.TS] < as_of]
+    g = ev.groupby(ev[C.CUSTOMER_ID].astype(str))[C.TS]
+    first = (as_of - g.min()).dt.total_seconds() / 86400.0
+    last = (as_of - g.max()).dt.total_seconds() / 86400.0
+    stages = stage(first, last, new_days, active_days, at_risk_days)
+    return dict(zip(first.index, stages, strict=True))

@@ -56,8 +56,14 @@ def format_ingest_summary(report: Mapping, output: Path | str | None = None) -> 
     return "\n".join(lines)
 
 
-def format_features_summary(manifest: Mapping[str, int], output: Path | str) -> str:
+def format_features_summary(built, root: Path | str) -> str:
+    """One line per table of every feature set built: rows, partitions, version."""
     lines = ["", "=== features ==="]
-    lines += _rows([(name, f"{rows:,} rows") for name, rows in manifest.items()])
-    lines += ["", f"written to {output}/"]
+    pairs = []
+    for fs in built:
+        for table in fs.tables:
+            parts = len(fs.partitions(table))
+            pairs.append((f"{fs.name}/{table}", f"{fs.rows(table):,} rows in {parts} partition(s)"))
+    lines += _rows(pairs)
+    lines += ["", f"written to {root}/<set>/<version>/ (manifest.json beside the tables)"]
     return "\n".join(lines)

@@ -8,7 +8,7 @@ import pytest
 
 from src.features import columns as C
 from src.features.interactions import interactions
-from src.features.lifecycle import rfm
+from src.features.lifecycle import lifecycle_stages, rfm
 from src.features.panel import PanelSpec, demand_panel, future_calendar
 from src.features.tables import conform
 
@@ -130,32 +130,44 @@ def test_panel_spec_rejects_unknown_values():
         PanelSpec(freq="H")
 
 
-def test_interactions_decay_and_filters(tables):
+def test_interactions_one_row_per_purchase_day(tables):
     tx, products = tables
-    out = interactions(tx, products, as_of="2024-01-09", value="qty", half_life_days=7)
-    w = out.set_index([C.CUSTOMER_ID, C.SKU])[C.WEIGHT]
-    age1 = (pd.Timestamp("2024-01-09") - pd.Timestamp("2024-01-01 10:00")).total_seconds() / 86400
-    age3 = (pd.Timestamp("2024-01-09") - pd.Timestamp("2024-01-03 12:00")).total_seconds() / 86400
-    assert w[("c1", "A")] == pytest.approx(2 * 0.5 ** (age1 / 7) + 1 * 0.5 ** (age3 / 7))
-    assert ("c1", "POST") not in w.index and len(out) == 4  # non-merchandise, anonymous left out
+    out = interactions(tx, products)  # value=count
     assert list(out.columns) == C.INTERACTIONS
+    rows = list(zip(out[C.CUSTOMER_ID], out[C.SKU], out[C.TS].dt.strftime("%m-%d"), strict=True))
+    # canonical order (ts, customer, sku); anonymous, non-merchandise and return lines left out
+    assert rows == [
+        ("c1", "A", "01-01"),
+        ("c1", "B", "01-01"),
+        ("c1", "A", "01-03"),
+        ("c2", "A", "01-03"),
+        ("c3", "B", "01-08"),
+    ]
+    assert out[C.WEIGHT].tolist() == [1.0] * 5
 
 
-def test_interactions_as_of_excludes_the_future_and_counts(tables):
+def test_interactions_value_and_window(tables):
     tx, products = tables
-    out = interactions(tx, products, as_of="2024-01-03 10:00", value="count", half_life_days=None)
-    assert set(zip(out[C.CUSTOMER_ID], out[C.SKU], strict=True)) == {
-        ("c1", "A"),
-        ("c1", "B"),
-        ("c2", "A"),
-    }
-    assert out[C.WEIGHT].tolist() == [1.0, 1.0, 1.0]
+    qty = interactions(tx, products, value="qty")
+    assert qty[C.WEIGHT].tolist() == [2.0, 1.0, 1.0, 3.0, 5.0]
+    revenue = interactions(tx, products, value="revenue")
+    assert revenue[C.WEIGHT].tolist() == [20.0, 4.0, 10.0, 24.0, 20.0]
+    window = interactions(tx, products, start="2024-01-03", end="2024-01-08")
+    assert list(window[C.CUSTOMER_ID]) == ["c1", "c2"]
+    with pytest.raises(ValueError, match="interaction value"):
+        interactions(tx, products, value="margin")
 
 
-def test_interactions_net_returns(tables):
+@pytest.mark.parametrize(
+    "as_of", ["2024-01-02", "2024-01-04", "2024-02-05", "2024-03-01", "2024-06-01"]
+)
+def test_lifecycle_at_a_cutoff_matches_rfm(tables, as_of):
+    """The recommenders' stages at the cut-off (from purchase events) are rfm's stages."""
     tx, products = tables
-    out = interactions(tx, products, value="qty", half_life_days=None, net_returns=True)
-    assert out.set_index([C.CUSTOMER_ID, C.SKU]).loc[("c1", "A"), C.WEIGHT] == 2  # 2 + 1 - 1
+    thresholds = {"new_days": 30, "active_days": 60, "at_risk_days": 90}
+    expected = rfm(tx, products, as_of=as_of, **thresholds)
+    got = lifecycle_stages(interactions(tx, products), as_of, **thresholds)
+    assert got == dict(zip(expected[C.CUSTOMER_ID], expected[C.LIFECYCLE], strict=True))
 
 
 def test_rfm_and_lifecycle(tables):
