@@ -1,11 +1,11 @@
-"""MLflow plumbing shared by every task (forecast, recsys, policy).
+"""MLflow plumbing: the store, what a run says about itself, and what it logged per unit.
 
 * :func:`configure` — tracking URI (default: SQLite under ``mlruns/``) and one experiment per task
   with an explicit artifact folder (MLflow 3 refuses a plain folder as tracking URI);
-* :func:`log_context` — the resolved config (as params and as ``config.yaml``), git commit, data
+* :func:`log_context` — the resolved config (as params and as ``config.json``), git commit, data
   fingerprint and free-form tags, so a run says what produced it;
-* :func:`promote` — set the registry aliases ``champion`` / ``challenger`` by an explicit rule and
-  record the decision and its evidence as tags on the model versions.
+* :func:`unit_series` — a run's per-unit table (series, customers) as one value per unit, what
+  promotion and review bootstrap over.
 
 Nothing here runs at import time.
 """
@@ -17,17 +17,13 @@ import logging
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import mlflow
-from mlflow import MlflowClient
+import pandas as pd
 
 log = logging.getLogger(__name__)
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 def configure(tracking_uri: str, experiment: str, artifact_root: str | Path) -> str:
@@ -109,180 +105,15 @@ def log_context(
     )
 
 
-@dataclass(frozen=True)
-class PromotionRule:
-    """Promote the best registered version by ``metric`` if it beats the champion enough.
-
-    ``min_improvement`` is relative (0.01 = the challenger must be 1 % better). The runner-up
-    (or the newest non-champion) becomes ``challenger``.
+def unit_series(run_id: str, evidence) -> pd.Series:
+    """``evidence.metric`` per ``evidence.key`` from a run's logged table ``evidence.artifact``
+    (averaged where a unit has several rows, e.g. backtest windows). Units whose
+    ``evidence.require_positive`` column is not positive have nothing to compare and are left out.
     """
-
-    metric: str = "val/wrmsse"
-    higher_is_better: bool = False
-    min_improvement: float = 0.0
-    # also require a paired-bootstrap-significant gain over the champion at this level (None: off)
-    significance_level: float | None = None
-    # the per-unit table the bootstrap runs on: {artifact, key, metric, higher_is_better}
-    evidence: Mapping | None = None
-    n_boot: int = 2000
-    # metric -> {tolerance, higher_is_better | target, relative}: may not get worse beyond it
-    guards: Mapping | None = None
-
-
-def _metric(client: MlflowClient, version, metric: str) -> float | None:
-    if not version.run_id:
-        return None
-    value = client.get_run(version.run_id).data.metrics.get(metric)
-    return float(value) if value is not None else None
-
-
-def promote(model_name: str, rule: PromotionRule, client: MlflowClient | None = None) -> dict:
-    """Apply ``rule`` to the versions of ``model_name``; returns the decision with its evidence."""
-    client = client or MlflowClient()
-    versions = client.search_model_versions(f"name='{model_name}'")
-    scored = [(v, _metric(client, v, rule.metric)) for v in versions]
-    scored = [(v, m) for v, m in scored if m is not None]
-    if not scored:
-        raise ValueError(f"no version of '{model_name}' has metric '{rule.metric}'")
-    sign = -1.0 if rule.higher_is_better else 1.0
-    scored.sort(key=lambda vm: (sign * vm[1], -int(vm[0].version)))
-    best, best_value = scored[0]
-    try:
-        current = client.get_model_version_by_alias(model_name, CHAMPION)
-        current_value = _metric(client, current, rule.metric)
-    except mlflow.exceptions.MlflowException:
-        current, current_value = None, None
-    evidence: dict = {}
-    if current is None or current_value is None:
-        promote_best, reason = True, "no champion yet"
-    elif (fp := _fingerprints(client, versions))[current.version] != (
-        newest := fp[max(versions, key=lambda v: int(v.version)).version]
-    ):
-        # metrics on different data are not comparable, and a champion trained on old data
-        # would keep serving stale forecasts: the best version on the newest data wins
-        on_new = [(v, m) for v, m in scored if fp[v.version] == newest]
-        best, best_value = on_new[0] if on_new else (best, best_value)
-        promote_best = True
-        reason = (
-            f"data changed since the champion was trained (fingerprint "
-            f"{fp[current.version][:10]} -> {newest[:10]}): best on the new data"
-        )
-    elif best.version == current.version:
-        promote_best, reason = False, "best version is already champion"
-    else:
-        gain = (
-            (current_value - best_value) * sign / abs(current_value)
-            if current_value
-            else float("inf")
-        )
-        promote_best = gain > rule.min_improvement
-        reason = f"relative gain {gain:.4f} {'>' if promote_best else '<='} min_improvement {rule.min_improvement}"
-        if promote_best:
-            promote_best, why, evidence = _evidence(client, rule, current, best)
-            reason = f"{reason}; {why}"
-    champion = best if promote_best else current
-    client.set_registered_model_alias(model_name, CHAMPION, champion.version)
-    others = [(v, m) for v, m in scored if v.version != champion.version]
-    challenger = others[0][0] if others else None
-    if challenger is not None:
-        client.set_registered_model_alias(model_name, CHALLENGER, challenger.version)
-    decision = {
-        "model": model_name,
-        "metric": rule.metric,
-        "champion_version": champion.version,
-        "champion_value": _metric(client, champion, rule.metric),
-        "challenger_version": challenger.version if challenger is not None else None,
-        "promoted": bool(promote_best),
-        "reason": reason,
-    }
-    decision["evidence"] = evidence
-    client.set_model_version_tag(
-        model_name, champion.version, "promotion", json.dumps(decision, default=str)
-    )
-    _tag_runs(client, best, current, promote_best, reason)
-    log.info("promotion %s: %s", model_name, decision)
-    return decision
-
-
-def _fingerprints(client: MlflowClient, versions) -> dict:
-    """Data fingerprint of each version's run, read once per version."""
-    return {
-        v.version: client.get_run(v.run_id).data.tags.get("data_fingerprint", "")
-        if v.run_id
-        else ""
-        for v in versions
-    }
-
-
-def _tag_runs(client: MlflowClient, best, current, promoted: bool, reason: str) -> None:
-    """The decision, visible from the runs as well as from the registered version."""
-    outcome = {
-        "candidate": "promoted" if promoted else "not promoted",
-        "previous_champion": "replaced" if promoted else "kept",
-    }
-    if current is not None and best.version == current.version:
-        client.set_tag(best.run_id, "promotion.decision", "kept: best version is already champion")
-        return
-    seen = set()
-    for version, role in ((best, "candidate"), (current, "previous_champion")):
-        if version is None or not version.run_id or version.run_id in seen:
-            continue
-        seen.add(version.run_id)
-        client.set_tag(version.run_id, "promotion.decision", outcome[role])
-        client.set_tag(version.run_id, "promotion.role", role)
-        client.set_tag(version.run_id, "promotion.reason", reason[:5000])
-
-
-def _evidence(client: MlflowClient, rule: PromotionRule, current, best) -> tuple[bool, str, dict]:
-    """Significance of the gain (paired bootstrap over units) and the guard metrics."""
-    evidence: dict = {}
-    ok, why = True, []
-    if rule.significance_level is not None:
-        from src.review.bootstrap import paired_bootstrap
-        from src.review.runs import unit_series
-
-        e = dict(rule.evidence or {})
-        try:
-            a = unit_series(current.run_id, e["artifact"], e["key"], e["metric"])
-            b = unit_series(best.run_id, e["artifact"], e["key"], e["metric"])
-            comp = paired_bootstrap(
-                a,
-                b,
-                bool(e.get("higher_is_better", rule.higher_is_better)),
-                float(rule.significance_level),
-                int(rule.n_boot),
-            )
-            evidence["bootstrap"] = comp.as_dict()
-            if comp.verdict != "challenger better":
-                ok = False
-            why.append(
-                f"bootstrap {e['metric']} delta {comp.delta:+.4f} "
-                f"[{comp.ci_low:+.4f}, {comp.ci_high:+.4f}]: {comp.verdict}"
-            )
-        except Exception as err:  # noqa: BLE001 - no per-unit table: cannot show significance
-            ok = False
-            why.append(f"no per-unit evidence ({e.get('artifact')}): {err}")
-    for metric, g in (rule.guards or {}).items():
-        old, new = _metric(client, current, metric), _metric(client, best, metric)
-        if old is None or new is None:
-            why.append(f"guard {metric}: missing, skipped")
-            continue
-        if "target" in g:
-            worse = abs(new - g["target"]) - abs(old - g["target"])
-        else:
-            worse = (old - new) if g.get("higher_is_better", False) else (new - old)
-        if g.get("relative"):
-            worse = worse / abs(old) if old else float("inf")
-        passed = worse <= float(g["tolerance"])
-        evidence.setdefault("guards", {})[metric] = {
-            "champion": old,
-            "challenger": new,
-            "worse_by": worse,
-            "tolerance": float(g["tolerance"]),
-            "passed": passed,
-        }
-        ok &= passed
-        why.append(
-            f"guard {metric} worse by {worse:+.4f} {'<=' if passed else '>'} {g['tolerance']}"
-        )
-    return ok, "; ".join(why) if why else "no significance test or guards configured", evidence
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=evidence.artifact)
+    with open(path) as fh:
+        d = json.load(fh)
+    df = pd.DataFrame(d["data"], columns=d["columns"])
+    if evidence.require_positive and evidence.require_positive in df.columns:
+        df = df[df[evidence.require_positive] > 0]
+    return df.groupby(df[evidence.key].astype(str))[evidence.metric].mean()

@@ -1,13 +1,21 @@
-"""Optuna studies that resume from SQLite and log every trial as a nested MLflow run."""
+"""Optuna studies that resume from SQLite and log every trial as a nested MLflow run.
+
+:func:`tune` works for any task of the skeleton (:mod:`src.tracking.experiment`): a trial builds
+the model with the parameters its search space suggests, the task evaluates it exactly as in
+training, and the objective is the task's primary metric (or ``settings["metric"]``). Direction,
+pruner and search space come from the task registry unless the settings override them.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import mlflow
 import optuna
+
+from src.tracking.runs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +23,61 @@ PRUNERS = {
     "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
     "none": lambda: optuna.pruners.NopPruner(),
 }
+
+
+def tune(
+    task, model: str, make_with: Callable[[dict], Callable], settings: Mapping
+) -> optuna.Study:
+    """Run ``settings["n_trials"]`` trials of ``model`` on ``task``.
+
+    ``make_with(params)`` returns a factory of the model with ``params`` overriding its configured
+    arguments. ``settings``: ``n_trials``, ``timeout_s``, ``seed``, ``storage``, ``study_name`` and
+    the optional overrides ``metric``, ``direction``, ``pruner`` (null: the task's).
+    """
+    spec = task.spec
+    space = spec.space(model)
+    metric = settings.get("metric") or spec.metric
+    direction = settings.get("direction") or (spec.direction if metric == spec.metric else None)
+    if direction not in ("minimize", "maximize"):
+        raise ValueError(
+            f"tune.metric={metric!r} is not the task's primary metric: set tune.direction "
+            "to minimize or maximize"
+        )
+
+    def evaluate(trial: optuna.Trial) -> float:
+        params = space(trial)
+        log_context(
+            {"model_name": model, "trial_params": params},
+            task.data_fingerprint,
+            {"task": spec.name, "model": model, **task.tags},
+        )
+
+        def report(i: int, window: dict[str, float]) -> None:
+            if metric in window:
+                trial.report(window[metric], step=i)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after step {i}")
+
+        ev = task.evaluate(model, make_with(params), on_step=report)
+        mlflow.log_metrics(ev.metrics)
+        if metric not in ev.metrics:
+            raise KeyError(f"tune.metric {metric!r} is not among the evaluation's metrics")
+        return ev.metrics[metric]
+
+    study = open_study(
+        settings["study_name"],
+        settings["storage"],
+        direction,
+        settings.get("seed"),
+        settings.get("pruner") or spec.tune_pruner,
+    )
+    return run_study(
+        study,
+        evaluate,
+        int(settings["n_trials"]),
+        settings.get("timeout_s"),
+        tags={"task": spec.name, "model": model, **task.tags},
+    )
 
 
 def open_study(
@@ -28,9 +91,15 @@ def open_study(
         storage=storage,
         direction=direction,
         sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=PRUNERS[pruner](),
+        pruner=_pruner(pruner),
         load_if_exists=True,
     )
+
+
+def _pruner(name: str) -> optuna.pruners.BasePruner:
+    if name not in PRUNERS:
+        raise ValueError(f"tune.pruner must be one of {sorted(PRUNERS)}, got {name!r}")
+    return PRUNERS[name]()
 
 
 def run_study(

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from src.review.bootstrap import paired_bootstrap
+from src.tracking.bootstrap import paired_bootstrap
 
 
 def synthetic(n: int, gain: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
