@@ -42,8 +42,8 @@ from benchmarks.report import write_section
 from src.features import columns as C
 from src.features.panel import calendar_features
 from src.forecast.backtest import BacktestSpec, backtest, known_future
-from src.forecast.factory import build
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
+from src.forecast.pipeline import model_factories
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -242,7 +242,7 @@ def our_models(names: list[str], overrides: list[str]) -> dict[str, Callable]:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("train_forecast", ["granularity=sku_daily", *overrides])
     fc = OmegaConf.to_container(cfg.forecast, resolve=True)
-    return {n: (lambda n=n: build(n, fc["models"], "D", M5_QUANTILES)) for n in names}
+    return model_factories(fc, names, "D", M5_QUANTILES)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -34,7 +34,7 @@ from omegaconf import OmegaConf
 
 from benchmarks.bench_forecast import online_retail, online_retail_lines
 from benchmarks.report import write_section
-from src.forecast.factory import build
+from src.forecast.pipeline import model_factories
 from src.policy.evaluate import compare, history_from_panel, kpi_table, rolling_forecasts
 from src.policy.levels import PolicySpec
 from src.policy.plots import family, tradeoff
@@ -110,7 +110,7 @@ def run(models: list[str], rhos: list[float], draws: int) -> dict:
     forecast_cfg = models_config()
 
     def make(name):
-        return lambda: build(name, forecast_cfg["models"], "D", forecast_cfg["quantiles"])
+        return model_factories(forecast_cfg, [name], "D", forecast_cfg["quantiles"])[name]
 
     defaults = PolicySpec(kind="RS", review_period=REVIEW, draws=draws)
     settings = SimSettings(lead_time=LEAD, review_period=REVIEW, lost_sales=True)

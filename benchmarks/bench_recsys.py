@@ -28,7 +28,7 @@ import pandas as pd
 from benchmarks.bench_forecast import PeakMemory
 from benchmarks.report import write_section
 from src.features import columns as C
-from src.features.interactions import purchase_events
+from src.features.interactions import interactions
 from src.features.tables import read_tables
 from src.recsys.base import RANK, SCORE
 from src.recsys.evaluation import holdout
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     if args.data:
         tables = read_tables(args.data)
-        events = purchase_events(tables.transactions, tables.products)
+        events = interactions(tables.transactions, tables.products)
         cutoff, end = args.cutoff, args.end
         if not (cutoff and end):
             raise SystemExit("--data needs --cutoff and --end (YYYY-MM-DD; end exclusive)")

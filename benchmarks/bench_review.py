@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import write_section
-from src.review.bootstrap import paired_bootstrap
+from src.tracking.bootstrap import paired_bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"

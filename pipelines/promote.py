@@ -7,34 +7,35 @@ python -m pipelines.promote task=recsys
 from __future__ import annotations
 
 import json
+import logging
+import sys
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from src.tracking import PromotionRule, configure, promote
+from src.tracking.tasks import select
 
-EXPERIMENTS = {"forecast": "forecast", "recsys": "recsys"}
+log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> dict:
-    if cfg.task not in EXPERIMENTS:
-        raise ValueError(
-            f"task '{cfg.task}' has no registered models; choose one of {sorted(EXPERIMENTS)}"
-        )
     config = OmegaConf.to_container(cfg, resolve=True)
-    configure(config["tracking"]["uri"], EXPERIMENTS[cfg.task], config["tracking"]["artifact_root"])
-    if cfg.task == "forecast":
-        name, rule = config["granularity"]["registered_model"], config["forecast"]["promotion"]
-    else:
-        name, rule = config["recsys"]["registered_model"], config["recsys"]["promotion"]
-    decision = promote(name, PromotionRule(**rule))
+    spec = select(config["tasks"], cfg.task, need_registry=True)
+    tracking = config["tracking"]
+    configure(tracking["uri"], spec.experiment, tracking["artifact_root"])
+    decision = promote(spec.registered_model, PromotionRule.for_task(spec))
     print(json.dumps(decision, indent=2, default=str), flush=True)
     return decision
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="promote")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except ValueError as err:
+        log.error("stopped: %s", err)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pipelines import (
     train_forecast,
     train_recsys,
 )
+from src.features.store import FeatureSetMissing
 from src.features.validation import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def run(cfg: DictConfig) -> dict:
 def main(cfg: DictConfig) -> None:
     try:
         run(cfg)
-    except DataValidationError as err:
+    except (DataValidationError, FeatureSetMissing) as err:
         log.error("stopped, nothing was written:\n%s", err)
         sys.exit(2)
 

@@ -7,21 +7,42 @@ python -m pipelines.train_forecast 'forecast.train=[lightgbm,tft]' forecast.acce
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.forecast.pipeline import task_from_tables, train_forecasts
+from src.features.sets import open_store
+from src.features.store import FeatureSetMissing
+from src.forecast.pipeline import forecast_task, train_forecasts
+from src.tracking import TaskSpec
+
+log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
-    task = task_from_tables(cfg.paths.tables, config["granularity"], cfg.holiday_country, config)
-    return train_forecasts(task, config["forecast"], config["tracking"], cfg.paths.forecasts)
+    store = open_store(config["features"], cfg.paths.features, cfg.paths.tables)
+    task = forecast_task(
+        store,
+        config["features"],
+        config["granularity"],
+        TaskSpec.from_config(config["tasks"]["forecast"]),
+        config["forecast"]["quantiles"],
+    )
+    return train_forecasts(
+        task, config["forecast"], config["tracking"], config, cfg.paths.forecasts
+    )
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train_forecast")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except FeatureSetMissing as err:
+        log.error("stopped: %s", err)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

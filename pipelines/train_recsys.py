@@ -7,22 +7,38 @@ python -m pipelines.train_recsys paths.tables=out/brand      # any ingested data
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.recsys.pipeline import train_recommenders
+from src.features.sets import open_store
+from src.features.store import FeatureSetMissing
+from src.recsys.pipeline import recsys_task, train_recommenders
+from src.tracking import TaskSpec
+
+log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
+    store = open_store(config["features"], cfg.paths.features, cfg.paths.tables)
+    task = recsys_task(
+        store, config["features"], config["recsys"], TaskSpec.from_config(config["tasks"]["recsys"])
+    )
     return train_recommenders(
-        cfg.paths.tables, config["recsys"], config["tracking"], cfg.paths.recommendations, config
+        task, config["recsys"], config["tracking"], config, cfg.paths.recommendations
     )
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train_recsys")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except FeatureSetMissing as err:
+        log.error("stopped: %s", err)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,39 +1,60 @@
 """Optuna tuning of one model, every trial a nested MLflow run; studies resume from SQLite.
 
 python -m pipelines.tune task=forecast model=lightgbm tune.n_trials=30
+python -m pipelines.tune task=recsys model=als
+The objective, its direction, the pruner and the search spaces come from the task registry
+(conf/tasks/<task>.yaml); `tune.metric`, `tune.direction`, `tune.pruner` override them.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.forecast.pipeline import EXPERIMENT as FORECAST
-from src.forecast.pipeline import task_from_tables
-from src.forecast.tune import tune_forecaster
-from src.recsys.pipeline import EXPERIMENT as RECSYS
-from src.recsys.tune import tune_recommender
+from src.features.sets import open_store
+from src.features.store import FeatureSetMissing
+from src.forecast.pipeline import forecast_task
+from src.forecast.pipeline import model_factories as forecasters
+from src.recsys.pipeline import model_factories as recommenders
+from src.recsys.pipeline import recsys_task
 from src.tracking import configure
+from src.tracking.candidates import with_params
+from src.tracking.tasks import select
+from src.tracking.tuning import tune
 
-TASKS = ("forecast", "recsys")
+log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig):
-    if cfg.task not in TASKS:
-        raise ValueError(f"task '{cfg.task}' cannot be tuned yet; available: {TASKS}")
     config = OmegaConf.to_container(cfg, resolve=True)
-    tracking = config["tracking"]
-    if cfg.task == "recsys":
-        configure(tracking["uri"], RECSYS, tracking["artifact_root"])
-        tune_cfg = {**config["tune"], "metric": config["tune"]["recsys_metric"]}
-        study = tune_recommender(cfg.model, cfg.paths.tables, config["recsys"], tune_cfg)
-    else:
-        configure(tracking["uri"], FORECAST, tracking["artifact_root"])
-        task = task_from_tables(
-            cfg.paths.tables, config["granularity"], cfg.holiday_country, config
+    spec = select(config["tasks"], cfg.task, need_registry=True)
+    spec.space(cfg.model)  # an unknown model stops here, before any data is read
+    store = open_store(config["features"], cfg.paths.features, cfg.paths.tables)
+    model = cfg.model
+    if spec.name == "forecast":
+        fcfg = config["forecast"]
+        task = forecast_task(
+            store, config["features"], config["granularity"], spec, fcfg["quantiles"]
         )
-        task.quantiles = tuple(config["forecast"]["quantiles"])
-        study = tune_forecaster(cfg.model, task, config["forecast"], config["tune"])
+
+        def make_with(params):
+            entries = {**fcfg, "models": with_params(fcfg["models"], model, params)}
+            return forecasters(entries, [model], task.freq, task.quantiles)[model]
+
+    else:
+        rcfg = config["recsys"]
+        task = recsys_task(store, config["features"], rcfg, spec)
+
+        def make_with(params):
+            entries = {**rcfg, "models": with_params(rcfg["models"], model, params)}
+            return recommenders(entries, [model])[model]
+
+    tracking = config["tracking"]
+    configure(tracking["uri"], spec.experiment, tracking["artifact_root"])
+    study = tune(task, model, make_with, config["tune"])
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     print(f"\nstudy {study.study_name}: {len(study.trials)} trials ({len(done)} complete)")
     if done:
@@ -43,7 +64,11 @@ def run(cfg: DictConfig):
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="tune")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except (FeatureSetMissing, KeyError, ValueError) as err:
+        log.error("stopped: %s", err)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Rolling-origin backtests: refit at each cutoff, forecast ``horizon`` periods, score.
+"""Rolling-origin refits and backtests: refit at each cutoff, forecast ``horizon`` periods, score.
 
 Cutoffs are ``windows`` origins ``step`` periods apart, the last one ``horizon`` periods before
 the end of the panel. Only the history up to each cutoff is used for fitting; the future
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,17 @@ class BacktestSpec:
 
 
 @dataclass
+class Origin:
+    """One refit: the cutoff, the data before and after it, the forecast, its fit time."""
+
+    cutoff: pd.Timestamp
+    train: pd.DataFrame
+    window: pd.DataFrame  # the panel's rows in the forecast window (actuals, known covariates)
+    forecast: pd.DataFrame
+    seconds: float
+
+
+@dataclass
 class BacktestResult:
     forecasts: pd.DataFrame  # unique_id, ds, cutoff, model, y_hat, q…, y
     per_window: list[dict[str, float]]
@@ -52,6 +63,44 @@ def known_future(panel: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return panel[[C.UNIQUE_ID, C.DS, *cols]]
 
 
+def refit_forecasts(
+    make_model: Callable[[], Forecaster],
+    panel: pd.DataFrame,
+    static_df: pd.DataFrame | None,
+    cuts: Sequence[pd.Timestamp],
+    horizon: int,
+    freq: str = "D",
+    known_covariates: Sequence[str] = (),
+) -> Iterator[Origin]:
+    """The one refit loop: for each cutoff, a fresh model fitted on the panel up to and including
+    it forecasts the ``horizon`` periods after it, given only the ``known_covariates`` of that
+    window (and static features, where the model uses them). Backtests score these forecasts;
+    the policy simulation orders from them on every review day.
+    """
+    offset = pd.tseries.frequencies.to_offset(FREQ_OFFSETS[freq])
+    t0 = time.perf_counter()
+    for i, cut in enumerate(cuts):
+        train = panel[panel[C.DS] <= cut]
+        end = cut + offset * horizon
+        window = panel[(panel[C.DS] > cut) & (panel[C.DS] <= end)]
+        window = window[window[C.UNIQUE_ID].isin(set(train[C.UNIQUE_ID]))]
+        t = time.perf_counter()
+        model = make_model()
+        model.fit(train, static_df if model.uses_static else None)
+        future = known_future(window, known_covariates) if model.uses_future_covariates else None
+        fc = model.predict(horizon, future)
+        seconds = time.perf_counter() - t
+        log.info(
+            "[origin %d/%d] cutoff %s: refit + forecast %.1f s (%.0f s so far)",
+            i + 1,
+            len(cuts),
+            pd.Timestamp(cut).date(),
+            seconds,
+            time.perf_counter() - t0,
+        )
+        yield Origin(pd.Timestamp(cut), train, window, fc, seconds)
+
+
 def backtest(
     make_model: Callable[[], Forecaster],
     panel: pd.DataFrame,
@@ -61,38 +110,29 @@ def backtest(
     quantiles: Sequence[float] = M5_QUANTILES,
     on_window: Callable[[int, dict[str, float]], None] | None = None,
 ) -> BacktestResult:
-    """Refit a fresh model at each cutoff; ``on_window(i, metrics)`` is called after each window
-    (Optuna uses it to report intermediate values and prune)."""
-    offset = pd.tseries.frequencies.to_offset(FREQ_OFFSETS[freq])
+    """Score the refit loop's forecasts at every cutoff; ``on_window(i, metrics)`` is called
+    after each window (Optuna uses it to report intermediate values and prune)."""
     forecasts, per_window, per_series, seconds = [], [], [], []
     cuts = cutoffs(panel[C.DS].max(), spec, freq)
-    for i, cut in enumerate(cuts):
-        train = panel[panel[C.DS] <= cut]
-        end = cut + offset * spec.horizon
-        test = panel[(panel[C.DS] > cut) & (panel[C.DS] <= end)]
-        train_ids = set(train[C.UNIQUE_ID])
-        test = test[test[C.UNIQUE_ID].isin(train_ids)]
-        t = time.perf_counter()
-        model = make_model()
-        fc = model.fit(train, static_df).predict(
-            spec.horizon, known_future(test, spec.known_covariates)
-        )
-        seconds.append(time.perf_counter() - t)
-        ps, overall = evaluate(fc, test, train, quantiles=quantiles)
+    origins = refit_forecasts(
+        make_model, panel, static_df, cuts, spec.horizon, freq, spec.known_covariates
+    )
+    for i, o in enumerate(origins):
+        seconds.append(o.seconds)
+        ps, overall = evaluate(o.forecast, o.window, o.train, quantiles=quantiles)
         per_window.append(overall)
-        per_series.append(ps.assign(window=i, **{CUTOFF: cut}))
+        per_series.append(ps.assign(window=i, **{CUTOFF: o.cutoff}))
         forecasts.append(
-            fc.merge(test[[C.UNIQUE_ID, C.DS, C.Y]], on=[C.UNIQUE_ID, C.DS], how="left").assign(
-                **{CUTOFF: cut}
-            )
+            o.forecast.merge(
+                o.window[[C.UNIQUE_ID, C.DS, C.Y]], on=[C.UNIQUE_ID, C.DS], how="left"
+            ).assign(**{CUTOFF: o.cutoff})
         )
         log.info(
-            "[window %d/%d] cutoff %s: %s (%.1f s)",
+            "[window %d/%d] cutoff %s: %s",
             i + 1,
             len(cuts),
-            cut.date(),
+            o.cutoff.date(),
             ", ".join(f"{k} {v:.4f}" for k, v in overall.items()),
-            seconds[-1],
         )
         if on_window is not None:
             on_window(i, overall)

@@ -2,8 +2,9 @@
 
 A :class:`Forecaster` fits on the long panel (``unique_id, ds, y`` + covariates, statics in
 ``static_df``) and predicts ``h`` periods as a table ``unique_id, ds, model, y_hat, q0.005 …``.
-Capability flags say what a model uses (``uses_future_covariates``, ``uses_static``,
-``is_global``). ``save`` / ``load`` round-trip a fitted model through a folder.
+Capability flags say what a model uses (``uses_future_covariates``, ``uses_static``): the refit
+loop (:func:`src.forecast.backtest.refit_forecasts`) and the final refit hand a model only what
+it uses. ``save`` / ``load`` round-trip a fitted model through a folder.
 
 Quantiles: models that do not learn their own distribution get them from
 :func:`negbin_quantiles` — demand is a count, often intermittent, so the point forecast is
@@ -35,7 +36,6 @@ class Forecaster(ABC):
     """Base class: subclasses implement ``_fit`` and ``_predict_mean`` (or override ``predict``)."""
 
     name = "forecaster"
-    is_global = False
     uses_future_covariates = False
     uses_static = False
 

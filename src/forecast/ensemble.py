@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,20 @@ class Ensemble(Forecaster):
     name = "ensemble"
 
     def __init__(
-        self, members: Sequence[Forecaster], weights: Sequence[float] | None = None, freq: str = "D"
+        self,
+        members: Sequence[Forecaster] | Mapping[str, Callable[[], Forecaster]],
+        weights: Sequence[float] | None = None,
+        freq: str = "D",
+        quantiles: Sequence[float] | None = None,
     ):
+        """``members``: fitted-or-not forecasters, or ``{name: factory}`` as the config builds
+        them; ``quantiles``, when given, must be what every member predicts."""
+        if isinstance(members, Mapping):
+            members = [make() for make in members.values()]
         if not members:
             raise ValueError("an ensemble needs at least one member")
-        quantiles = members[0].quantiles
-        if any(m.quantiles != quantiles for m in members):
+        quantiles = tuple(quantiles) if quantiles is not None else members[0].quantiles
+        if any(tuple(m.quantiles) != quantiles for m in members):
             raise ValueError("ensemble members must predict the same quantiles")
         super().__init__(quantiles, freq)
         self.members = list(members)
@@ -36,7 +44,6 @@ class Ensemble(Forecaster):
         if len(w) != len(members) or (w < 0).any() or w.sum() <= 0:
             raise ValueError("ensemble weights: one non-negative weight per member, not all zero")
         self.weights = w / w.sum()
-        self.is_global = any(m.is_global for m in members)
         self.uses_future_covariates = any(m.uses_future_covariates for m in members)
         self.uses_static = any(m.uses_static for m in members)
 

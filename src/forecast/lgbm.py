@@ -41,7 +41,6 @@ COVARIATES = (
 
 class LightGBMForecaster(Forecaster):
     name = "lightgbm"
-    is_global = True
     uses_future_covariates = True
     uses_static = True
 

@@ -34,7 +34,6 @@ DEFAULT_FUTURE = ("dow", "month", "week", "holiday", "event", "snap", "promo")
 
 
 class DartsForecaster(Forecaster):
-    is_global = True
     uses_future_covariates = True
     uses_static = True
 

@@ -1,8 +1,9 @@
-"""The forecasting step of the pipeline, without Hydra: panel -> tracked models -> champion.
+"""The forecasting step without Hydra: feature store -> tracked, registered models -> champion.
 
-``train_forecasts`` builds the demand panel at the configured granularity from the canonical
-tables, backtests and registers every configured model in MLflow, promotes by the configured
-rule, prints a leaderboard and writes the champion's next-horizon forecast to
+``forecast_task`` reads the demand panel of the configured granularity from the feature store
+(built there on demand), keeps the ``top_n`` series, and returns the typed task.
+``train_forecasts`` runs it through the skeleton (:mod:`src.tracking.experiment`), prints the
+leaderboard and writes the champion's next-horizon forecast to
 ``<output>/<registered_model>.parquet`` (what the policy layer and planners read).
 """
 
@@ -16,89 +17,84 @@ import mlflow
 import pandas as pd
 
 from src.features import columns as C
-from src.features.panel import PanelSpec, demand_panel
-from src.features.tables import fingerprint, read_tables
-from src.forecast.backtest import BacktestSpec
-from src.forecast.factory import factories
-from src.forecast.train import ForecastTask, select_series, train_all
-from src.tracking import CHAMPION, PromotionRule, configure
+from src.features.sets import demand_set
+from src.features.store import FeatureStore
+from src.forecast.task import ForecastTask, backtest_spec, select_series
+from src.tracking import CHAMPION, configure
+from src.tracking.candidates import factories
+from src.tracking.experiment import train_register_promote
+from src.tracking.leaderboard import format_leaderboard
+from src.tracking.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
-EXPERIMENT = "forecast"
 
 
-def task_from_tables(
-    tables_dir: str | Path, granularity: Mapping, holiday_country: str | None, config: Mapping
+def demand(
+    store: FeatureStore, features: Mapping, granularity: Mapping
+) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """``(panel, static, fingerprint)`` of the granularity's demand feature set."""
+    fs = store.get(demand_set(features, granularity["level"], granularity["freq"]))
+    return fs.read("panel"), fs.read("static"), fs.fingerprint
+
+
+def forecast_task(
+    store: FeatureStore,
+    features: Mapping,
+    granularity: Mapping,
+    spec: TaskSpec,
+    quantiles,
 ) -> ForecastTask:
-    tables_dir = Path(tables_dir)
-    tables = read_tables(tables_dir)
-    spec = PanelSpec(
-        level=granularity["level"], freq=granularity["freq"], holiday_country=holiday_country
-    )
-    panel, static = demand_panel(tables.transactions, tables.products, spec)
+    panel, static, fp = demand(store, features, granularity)
     panel = select_series(panel, granularity.get("top_n"))
-    static = static[static[C.UNIQUE_ID].isin(panel[C.UNIQUE_ID].unique())]
-    files = sorted(tables_dir.glob("*.parquet"))
+    static = static[static[C.UNIQUE_ID].isin(panel[C.UNIQUE_ID].unique())].reset_index(drop=True)
     return ForecastTask(
+        spec=spec,
         panel=panel,
         static=static,
         freq=granularity["freq"],
-        spec=backtest_spec(granularity),
-        registered_name=granularity["registered_model"],
-        data_fingerprint=fingerprint(files),
-        config=config,
-        holiday_country=holiday_country,
+        backtest=backtest_spec(granularity),
+        quantiles=tuple(quantiles),
+        data_fingerprint=fp,
+        holiday_country=features["holiday_country"],
     )
 
 
-def backtest_spec(granularity: Mapping) -> BacktestSpec:
-    return BacktestSpec(
-        horizon=int(granularity["horizon"]),
-        windows=int(granularity["backtest_windows"]),
-        step=int(granularity["backtest_step"]),
-        known_covariates=tuple(granularity["known_covariates"]),
-    )
+def model_factories(forecast_cfg: Mapping, names, freq: str, quantiles) -> dict:
+    """``{name: factory}`` of configured forecasters (each gets the task's freq and quantiles)."""
+    common = {"freq": freq, "quantiles": tuple(quantiles)}
+    return factories(names, forecast_cfg["models"], common, refs=("members",))
 
 
 def train_forecasts(
-    task: ForecastTask, forecast_cfg: Mapping, tracking_cfg: Mapping, output: str | Path
+    task: ForecastTask,
+    forecast_cfg: Mapping,
+    tracking_cfg: Mapping,
+    config: Mapping,
+    output: str | Path,
 ) -> dict:
-    configure(tracking_cfg["uri"], EXPERIMENT, tracking_cfg["artifact_root"])
-    models = factories(
-        forecast_cfg["train"], forecast_cfg["models"], task.freq, forecast_cfg["quantiles"]
-    )
-    task.quantiles = tuple(forecast_cfg["quantiles"])
-    rule = PromotionRule(**forecast_cfg["promotion"])
+    spec = task.spec
+    configure(tracking_cfg["uri"], spec.experiment, tracking_cfg["artifact_root"])
+    models = model_factories(forecast_cfg, forecast_cfg["train"], task.freq, task.quantiles)
     log.info(
         "forecasting %d series (%s), models: %s",
-        task.panel[C.UNIQUE_ID].nunique(),
-        task.registered_name,
+        task.n_series,
+        spec.registered_model,
         ", ".join(models),
     )
-    board, decision = train_all(models, task, rule)
-    champion = mlflow.pyfunc.load_model(f"models:/{task.registered_name}@{CHAMPION}")
-    forecast = champion.predict(pd.DataFrame({"h": [task.spec.horizon]}))
+    board, decision = train_register_promote(task, models, config)
+    champion = mlflow.pyfunc.load_model(f"models:/{spec.registered_model}@{CHAMPION}")
+    forecast = champion.predict(pd.DataFrame({"h": [task.backtest.horizon]}))
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    path = output / f"{task.registered_name}.parquet"
+    path = output / f"{spec.registered_model}.parquet"
     forecast.to_parquet(path, index=False)
-    print(leaderboard_text(board, decision, rule.metric, path), flush=True)
+    print(
+        format_leaderboard(
+            board, f"forecast leaderboard ({spec.registered_model}, by {spec.metric})"
+        )
+        + f"\n\nchampion: version {decision['champion_version']} ({decision['reason']}); "
+        f"challenger: version {decision['challenger_version']}"
+        + f"\nchampion forecast written to {path}",
+        flush=True,
+    )
     return {"leaderboard": board, "decision": decision, "forecast_path": str(path)}
-
-
-def leaderboard_text(board: pd.DataFrame, decision: Mapping, metric: str, path: Path) -> str:
-    cols = [
-        c
-        for c in ["model", metric, "val/rmsse_mean", "val/wspl", "val/coverage_95", "val/bias"]
-        if c in board
-    ]
-    lines = [
-        "",
-        f"=== forecast leaderboard ({decision['model']}, sorted by {metric}) ===",
-        board[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"),
-        "",
-        f"champion: version {decision['champion_version']} ({decision['reason']}); "
-        f"challenger: version {decision['challenger_version']}",
-        f"champion forecast written to {path}",
-    ]
-    return "\n".join(lines)

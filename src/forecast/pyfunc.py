@@ -12,7 +12,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from src.features import columns as C
-from src.tracking import pinned_requirements
+from src.tracking.runs import pinned_requirements
 
 REQUIREMENTS = ("pandas", "numpy", "scipy", "lightgbm", "darts", "torch", "mlflow", "pyarrow")
 

@@ -6,8 +6,8 @@ and keeps the id <-> index mappings; ``recommend(customer_ids, k, …)`` returns
 ``sku, rank, similar_sku, score``; ``save`` / ``load`` round-trip the model with its mappings.
 
 Subclasses only score: ``_score(rows) -> (len(rows), n_items)`` for known customers. The base
-class applies the request's rules (an allowed-items mask, excluded items, already-bought items,
-a boost) and fills what a model does not score with recent popularity (``reason =
+class applies the request's rules (an allowed-items mask, excluded items, already-bought items)
+and fills what a model does not score with recent popularity (``reason =
 "popular_fill"``). Customers the model has never seen get the **cold-start fallback**: popularity
 within their segment (lifecycle stage, country …) when one is given, else overall
 (``reason = "cold_start"``).
@@ -104,14 +104,13 @@ class Recommender(ABC):
         exclude_seen: bool = False,
         allowed: np.ndarray | None = None,
         exclude_skus: Sequence[str] = (),
-        boost: Mapping[str, float] | None = None,
         cold_segments: Mapping[str, str] | None = None,
     ) -> pd.DataFrame:
         """Top-``k`` per customer.
 
         ``allowed``: boolean mask over ``self.items_`` (e.g. in stock, merchandise, available in
-        the channel); ``exclude_skus``: never returned; ``boost``: sku -> multiplier (> 1 pushes
-        overstocked SKUs up); ``cold_segments``: segment of customers unseen in training.
+        the channel); ``exclude_skus``: never returned; ``cold_segments``: segment of customers
+        unseen in training.
         """
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -123,21 +122,16 @@ class Recommender(ABC):
         )
         if exclude_skus:
             mask &= ~self.items_.isin([str(s) for s in exclude_skus])
-        factor = np.ones(len(self.items_))
-        if boost:
-            b = pd.Series(boost, dtype=float)
-            b.index = b.index.astype(str)
-            factor = b.reindex(self.items_).fillna(1.0).to_numpy()
         rows = self.customers_.get_indexer(ids)
         known = rows >= 0
         parts = []
         for start in range(0, int(known.sum()), BATCH):
             batch_ids = ids[known][start : start + BATCH]
             batch_rows = rows[known][start : start + BATCH]
-            parts.append(self._top_known(batch_ids, batch_rows, k, mask, factor, exclude_seen))
+            parts.append(self._top_known(batch_ids, batch_rows, k, mask, exclude_seen))
         cold = ids[~known]
         if len(cold):
-            parts.append(self._top_cold(cold, k, mask, factor, cold_segments or {}))
+            parts.append(self._top_cold(cold, k, mask, cold_segments or {}))
         if not parts:
             return pd.DataFrame(columns=[C.CUSTOMER_ID, RANK, C.SKU, SCORE, REASON])
         out = pd.concat(parts, ignore_index=True)
@@ -147,15 +141,14 @@ class Recommender(ABC):
             out.sort_values(["_o", RANK], kind="stable").drop(columns="_o").reset_index(drop=True)
         )
 
-    def _top_known(self, ids, rows, k, mask, factor, exclude_seen) -> pd.DataFrame:
+    def _top_known(self, ids, rows, k, mask, exclude_seen) -> pd.DataFrame:
         raw = np.asarray(self._score(rows), dtype=np.float64)
         scored = np.isfinite(raw)
-        # shift each row's scores to >= 0 so that a boost (a multiplier) always pushes up;
         # model scores rank above everything it did not score, which falls back to popularity
         low = np.min(np.where(scored, raw, np.inf), axis=1, keepdims=True)
         shifted = np.where(scored, raw - np.where(np.isfinite(low), low, 0.0) + 1e-6, 0.0)
-        fill = self.popularity_ * factor
-        score = np.where(scored, shifted * factor + fill.max() + 1.0, fill)
+        fill = self.popularity_
+        score = np.where(scored, shifted + fill.max() + 1.0, fill)
         allowed = np.broadcast_to(mask, score.shape).copy()
         if exclude_seen:
             seen = self.X_[rows]
@@ -169,11 +162,11 @@ class Recommender(ABC):
             shown=np.where(scored, raw, self.popularity_),
         )
 
-    def _top_cold(self, ids, k, mask, factor, segments) -> pd.DataFrame:
+    def _top_cold(self, ids, k, mask, segments) -> pd.DataFrame:
         pop = np.vstack(
             [self.segment_popularity_.get(segments.get(c), self.popularity_) for c in ids]
         )
-        score = pop * factor
+        score = pop
         allowed = np.broadcast_to(mask, score.shape)
         return self._top_k(
             ids,
@@ -240,8 +233,6 @@ class Recommender(ABC):
         path.mkdir(parents=True, exist_ok=True)
         with open(path / "recommender.pkl", "wb") as fh:
             pickle.dump(self, fh)
-        pd.Series(self.customers_).to_frame().to_parquet(path / "customers.parquet")
-        pd.Series(self.items_).to_frame().to_parquet(path / "items.parquet")
         return path
 
     @staticmethod

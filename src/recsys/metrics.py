@@ -23,9 +23,8 @@ from src.recsys.base import RANK
 def _hits(recs: pd.DataFrame, truth: pd.DataFrame, k: int) -> pd.DataFrame:
     top = recs[recs[RANK] <= k][[C.CUSTOMER_ID, C.SKU, RANK]]
     t = truth[[C.CUSTOMER_ID, C.SKU]].drop_duplicates()
-    return top.merge(t.assign(_hit=True), on=[C.CUSTOMER_ID, C.SKU], how="left").fillna(
-        {"_hit": False}
-    )
+    hits = top.merge(t, on=[C.CUSTOMER_ID, C.SKU], how="left", indicator=True)
+    return hits.assign(_hit=hits.pop("_merge").eq("both"))
 
 
 def per_customer(recs: pd.DataFrame, truth: pd.DataFrame, k: int) -> pd.DataFrame:

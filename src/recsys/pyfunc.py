@@ -9,7 +9,7 @@ import pandas as pd
 
 from src.features import columns as C
 from src.recsys.base import Recommender
-from src.tracking import pinned_requirements
+from src.tracking.runs import pinned_requirements
 
 REQUIREMENTS = ("pandas", "numpy", "scipy", "lightgbm", "implicit", "mlflow", "pyarrow")
 

@@ -1,16 +1,16 @@
-"""Business rules applied at recommend time, as masks and boosts over a model's item index.
+"""Business rules applied at recommend time, as masks over a model's item index.
 
 * ``in_stock_only`` — only SKUs with on-hand stock in the latest inventory snapshot (at any
   location, or at the given ``location_id``);
 * merchandise only — never postage, fees, vouchers or adjustments;
 * ``exclude_skus`` — never these;
-* per-channel availability — only SKUs sold in the channel during the last ``channel_days``;
-* overstock boost — multiply the scores of SKUs the policy layer flags as overstocked.
+* per-channel availability — only SKUs sold in the channel during the last ``channel_days``
+  (:func:`src.features.sets.channel_skus`, from the catalog feature set).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -25,14 +25,6 @@ def in_stock_skus(inventory: pd.DataFrame, location_id: str | None = None) -> se
     if location_id is not None:
         latest = latest[latest[C.LOCATION_ID] == location_id]
     return set(latest.loc[latest[C.ON_HAND] > 0, C.SKU].astype(str))
-
-
-def channel_skus(transactions: pd.DataFrame, channel: str, days: int = 90) -> set[str]:
-    tx = transactions[transactions[C.CHANNEL] == channel]
-    if tx.empty:
-        return set()
-    recent = tx[tx[C.TS] > tx[C.TS].max() - pd.Timedelta(days=days)]
-    return set(recent[C.SKU].astype(str))
 
 
 def allowed_items(
@@ -52,12 +44,3 @@ def allowed_items(
     if channel_available is not None:
         mask &= items.isin(list(channel_available))
     return np.asarray(mask, dtype=bool)
-
-
-def overstock_boost(
-    overstocked: Mapping[str, float] | Iterable[str], factor: float = 1.5
-) -> dict[str, float]:
-    """SKU -> score multiplier; a mapping keeps its own factors, a list gets ``factor``."""
-    if isinstance(overstocked, Mapping):
-        return {str(k): float(v) for k, v in overstocked.items()}
-    return {str(s): factor for s in overstocked}

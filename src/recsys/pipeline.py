@@ -1,0 +1,104 @@
+"""The recommendation step without Hydra: feature store -> tracked models -> champion -> recs.
+
+``recsys_task`` reads the interactions, customers and catalog feature sets and sets up the
+temporal holdout; ``train_recommenders`` runs every configured model through the skeleton
+(:mod:`src.tracking.experiment`), promotes by the task's rule and writes the champion's
+recommendations for every known customer to ``<output>/recommendations.parquet``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+
+from src.features import columns as C
+from src.features.lifecycle import lifecycle_stages
+from src.features.sets import CatalogSet, customer_set, interaction_set
+from src.features.store import FeatureStore, combine
+from src.recsys.evaluation import holdout
+from src.recsys.rules import allowed_items
+from src.recsys.task import RecsysTask, cutoff_of
+from src.tracking import CHAMPION, configure
+from src.tracking.candidates import factories
+from src.tracking.experiment import train_register_promote
+from src.tracking.leaderboard import format_leaderboard
+from src.tracking.tasks import TaskSpec
+
+log = logging.getLogger(__name__)
+
+
+def segments_of(profile: pd.DataFrame) -> dict[str, str]:
+    """customer_id -> segment (country) for the cold-start fallback."""
+    p = profile[[C.CUSTOMER_ID, C.COUNTRY]].dropna()
+    return dict(zip(p[C.CUSTOMER_ID].astype(str), p[C.COUNTRY].astype(str), strict=True))
+
+
+def recsys_task(
+    store: FeatureStore, features: Mapping, recsys_cfg: Mapping, spec: TaskSpec
+) -> RecsysTask:
+    inter = store.get(interaction_set(features))
+    cust_spec = customer_set(features)
+    customers = store.get(cust_spec)
+    catalog = store.get(CatalogSet())
+    events = inter.read("interactions")
+    if events.empty:
+        raise ValueError(
+            f"feature set {inter.name} ({inter.path}): no merchandise purchases with a customer "
+            "id to learn from"
+        )
+    cutoff = cutoff_of(events, recsys_cfg.get("cutoff"), int(recsys_cfg["test_days"]))
+    h = holdout(events, cutoff)
+    return RecsysTask(
+        spec=spec,
+        events=events,
+        holdout=h,
+        items=catalog.read("items"),
+        segments=segments_of(customers.read("profile")),
+        lifecycle=lifecycle_stages(events, cutoff, **cust_spec.thresholds()),
+        ks=tuple(recsys_cfg["ks"]),
+        data_fingerprint=combine(inter.fingerprint, customers.fingerprint, catalog.fingerprint),
+    )
+
+
+def model_factories(recsys_cfg: Mapping, names) -> dict:
+    return factories(names, recsys_cfg["models"], refs=("candidates",))
+
+
+def train_recommenders(
+    task: RecsysTask,
+    recsys_cfg: Mapping,
+    tracking_cfg: Mapping,
+    config: Mapping,
+    output: str | Path,
+) -> dict:
+    spec, h = task.spec, task.holdout
+    configure(tracking_cfg["uri"], spec.experiment, tracking_cfg["artifact_root"])
+    models = model_factories(recsys_cfg, recsys_cfg["train"])
+    log.info(
+        "recsys: %d events, cutoff %s, %d test customers (%d new-item, %d cold start)",
+        len(task.events),
+        h.cutoff.date(),
+        h.truth_all[C.CUSTOMER_ID].nunique(),
+        h.truth_new[C.CUSTOMER_ID].nunique(),
+        h.truth_cold[C.CUSTOMER_ID].nunique(),
+    )
+    board, decision = train_register_promote(task, models, config)
+    champion = mlflow.pyfunc.load_model(f"models:/{spec.registered_model}@{CHAMPION}")
+    inner = champion.unwrap_python_model().model
+    allowed = allowed_items(inner.items_, task.items)
+    recs = inner.recommend(list(inner.customers_), int(recsys_cfg["k"]), allowed=allowed)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    path = output / "recommendations.parquet"
+    recs.to_parquet(path, index=False)
+    print(
+        format_leaderboard(board, f"recommender leaderboard (by {spec.metric})")
+        + f"\n\nchampion: version {decision['champion_version']} ({decision['reason']})"
+        + f"\nrecommendations for {recs[C.CUSTOMER_ID].nunique():,} customers written to {path}",
+        flush=True,
+    )
+    return {"leaderboard": board, "decision": decision, "recommendations_path": str(path)}
