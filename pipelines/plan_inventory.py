@@ -13,6 +13,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.features.sets import open_store
 from src.features.validation import DataValidationError
 from src.policy.pipeline import plan_inventory
 
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
-    return plan_inventory(config, cfg.paths.tables, cfg.paths.forecasts, cfg.policy.output)
+    store = open_store(config["features"], cfg.paths.features, cfg.paths.tables)
+    return plan_inventory(config, store, cfg.paths.tables, cfg.paths.forecasts, cfg.policy.output)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="plan_inventory")

@@ -18,8 +18,6 @@ named ``name[key=value]``.
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,14 +25,13 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.forecast.backtest import known_future
+from src.forecast.backtest import refit_forecasts
 from src.forecast.base import Forecaster, to_wide
 from src.policy.classify import class_service_levels, cost_service_levels
-from src.policy.demand import forecast_arrays
+from src.policy.demand import forecast_arrays, horizon_needed
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.simulate import Plan, SimResult, SimSettings, simulate
 
-log = logging.getLogger(__name__)
 TYPES = ("forecast", "days_of_supply", "normal")
 KPI_COLUMNS = [  # what a simulated policy is judged by (tables, MLflow metrics, reports)
     "fill_rate",
@@ -120,27 +117,15 @@ def rolling_forecasts(
     horizon: int,
     known_covariates: Sequence[str] = (),
 ) -> dict[int, OriginForecast]:
-    """Refit and forecast ``horizon`` days on every review day, on data before that day only."""
-    out = {}
-    t0 = time.perf_counter()
+    """Refit and forecast ``horizon`` days on every review day, on data before that day only
+    (the forecasting refit loop, with each review day's eve as its cutoff)."""
     reviews = history.review_days
-    for i, r in enumerate(reviews):
-        cut = history.dates[history.start + r]
-        train = panel[panel[C.DS] < cut]
-        train = train[train.groupby(C.UNIQUE_ID)[C.Y].transform("size") > 0]
-        model = make_model().fit(train, static)
-        ahead = panel[(panel[C.DS] >= cut) & (panel[C.DS] < cut + pd.Timedelta(days=horizon))]
-        future = known_future(ahead, known_covariates) if known_covariates else None
-        fc = model.predict(horizon, future)
-        ids, _, mean, q, levels = forecast_arrays(fc)
+    eves = [history.dates[history.start + r] - pd.Timedelta(days=1) for r in reviews]
+    origins = refit_forecasts(make_model, panel, static, eves, horizon, "D", known_covariates)
+    out = {}
+    for r, origin in zip(reviews, origins, strict=True):
+        ids, _, mean, q, levels = forecast_arrays(origin.forecast)
         out[int(r)] = _align(history.ids, ids, mean, q, levels)
-        log.info(
-            "re-forecast %d/%d (cut-off %s) done, %.0f s",
-            i + 1,
-            len(reviews),
-            cut.date(),
-            time.perf_counter() - t0,
-        )
     return out
 
 
@@ -281,3 +266,41 @@ def kpi_table(results: Mapping[str, SimResult]) -> pd.DataFrame:
         for n, r in results.items()
     ]
     return pd.DataFrame(rows)
+
+
+def simulate_history(
+    panel: pd.DataFrame,
+    static: pd.DataFrame | None,
+    make_model: Callable[[], Forecaster],
+    classes: pd.DataFrame,
+    unit_value: pd.Series,
+    pcfg: Mapping,
+    spec: PolicySpec,
+    known_covariates: Sequence[str] = (),
+) -> tuple[pd.DataFrame, dict[str, SimResult], pd.DatetimeIndex]:
+    """Replay the configured policies over the last ``window_days`` with weekly re-forecasts:
+    ``(KPI table, results per policy, simulated dates)``."""
+    scfg = pcfg["simulation"]
+    days = int(scfg["window_days"])
+    start = panel[C.DS].max() - pd.Timedelta(days=days - 1)
+    lt = float(pcfg["lead_time_days"])
+    hist = history_from_panel(panel, start, days, lt, spec.review_period, unit_value)
+    fc = rolling_forecasts(
+        panel,
+        static,
+        make_model,
+        hist,
+        horizon_needed(lt, spec.review_period, spec.lead_time_std),
+        known_covariates,
+    )
+    settings = SimSettings(
+        lead_time=lt,
+        review_period=spec.review_period,
+        lost_sales=bool(scfg["lost_sales"]),
+        lead_time_std=spec.lead_time_std,
+        seed=spec.seed,
+    )
+    res = compare(
+        scfg["policies"], hist, fc, spec, settings, classes, pcfg["service_level"]["targets"]
+    )
+    return kpi_table(res), res, hist.dates[hist.start : hist.start + days]
