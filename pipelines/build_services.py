@@ -1,6 +1,7 @@
 """Package the registry's champions as BentoML services, offline.
 
 python -m pipelines.build_services                         # recsys@champion + forecast_sku_D@champion
+(the registered models are the tasks' own: conf/tasks/recsys.yaml, conf/tasks/forecast.yaml)
 python -m pipelines.build_services granularity=sku_location_daily serving.bentoml_home=/srv/bento
 """
 
@@ -12,9 +13,20 @@ import sys
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+
+from src.features.sets import open_store
 
 log = logging.getLogger(__name__)
+
+
+def recsys_sources(cfg: DictConfig):
+    """The feature sets and stock table the recommendation bundle is built from."""
+    from src.serve.package import RecsysSources
+
+    features = OmegaConf.to_container(cfg.features, resolve=True)
+    store = open_store(features, cfg.paths.features, cfg.paths.tables)
+    return RecsysSources.from_store(store, features, cfg.paths.tables)
 
 
 def run(cfg: DictConfig) -> dict:
@@ -24,10 +36,10 @@ def run(cfg: DictConfig) -> dict:
 
     result = build_services(
         tracking_uri=cfg.tracking.uri,
-        tables_dir=cfg.paths.tables,
+        recsys=recsys_sources(cfg),
         plans_dir=cfg.policy.output,
-        recsys_name=cfg.serving.recsys_model,
-        forecast_name=cfg.granularity.registered_model,
+        recsys_name=cfg.tasks.recsys.registered_model,
+        forecast_name=cfg.tasks.forecast.registered_model,
         level=cfg.granularity.level,
         network_location=cfg.policy.network_location,
         channel_days=int(cfg.serving.channel_days),

@@ -66,14 +66,15 @@ def bento_labels(env: dict, name: str) -> dict | None:
 
 def outdated(cfg: DictConfig, env: dict) -> list[str]:
     """Why the Bentos do not serve the current champions and plan (empty: they do)."""
+    from pipelines.build_services import recsys_sources
     from src.serve.package import SERVICES, sources, stale
 
     now = sources(
         cfg.tracking.uri,
-        cfg.paths.tables,
+        recsys_sources(cfg),
         cfg.policy.output,
-        cfg.serving.recsys_model,
-        cfg.granularity.registered_model,
+        cfg.tasks.recsys.registered_model,
+        cfg.tasks.forecast.registered_model,
     )
     reasons = []
     for service, bento in SERVICES.items():

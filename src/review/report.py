@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from src.review.runs import TASKS  # noqa: E402
+from src.tracking.tasks import TaskSpec  # noqa: E402
 
 
 def png(fig) -> str:
@@ -24,8 +24,7 @@ def png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def metric_by_model(df: pd.DataFrame, task: str, champion_id: str):
-    spec = TASKS[task]
+def metric_by_model(df: pd.DataFrame, spec: TaskSpec, champion_id: str):
     d = df.sort_values(spec.metric, ascending=not spec.higher_is_better)
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(d) + 1.5))
     colors = ["tab:orange" if r == champion_id else "tab:blue" for r in d["run_id"]]
@@ -38,23 +37,21 @@ def metric_by_model(df: pd.DataFrame, task: str, champion_id: str):
     return fig
 
 
-def unit_distributions(units: Mapping[str, pd.Series], task: str):
-    spec = TASKS[task]
+def unit_distributions(units: Mapping[str, pd.Series], spec: TaskSpec):
     names = list(units)
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(names) + 1.5))
     ax.boxplot([units[n].dropna().to_numpy() for n in names], vert=False, showfliers=False)
     ax.set_yticks(range(1, len(names) + 1), names)
     ax.set_xlabel(
-        f"per-{spec.unit_key.replace('_id', '')} {spec.unit_metric} (box: quartiles, whiskers: 1.5 IQR)"
+        f"per-{spec.evidence.unit} {spec.evidence.metric} (box: quartiles, whiskers: 1.5 IQR)"
     )
     ax.grid(axis="x", alpha=0.3)
     return fig
 
 
 def bootstrap_forest(
-    comparisons: Mapping[str, dict], names: Mapping[str, str], task: str, level: float
+    comparisons: Mapping[str, dict], names: Mapping[str, str], spec: TaskSpec, level: float
 ):
-    spec = TASKS[task]
     items = [(names[r], c) for r, c in comparisons.items()]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(items) + 1.5))
     for i, (_name, c) in enumerate(items):
@@ -74,8 +71,8 @@ def bootstrap_forest(
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(range(len(items)), [n for n, _ in items])
     ax.set_xlabel(
-        f"challenger - champion, mean per-unit {spec.unit_metric}, {1 - level:.0%} CI "
-        f"({'right' if spec.higher_is_better else 'left'} is better)"
+        f"challenger - champion, mean per-{spec.evidence.unit} {spec.evidence.metric}, "
+        f"{1 - level:.0%} CI ({'right' if spec.evidence.higher_is_better else 'left'} is better)"
     )
     ax.grid(axis="x", alpha=0.3)
     return fig

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -28,9 +29,12 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from src.features import columns as C
-from src.features.tables import fingerprint, read_tables
+from src.features.sets import CatalogSet, channel_skus, customer_set
+from src.features.store import FeatureSet, FeatureStore, combine
+from src.features.tables import fingerprint
+from src.inventory.stock import read_inventory
 from src.recsys.base import Recommender
-from src.recsys.rules import allowed_items, channel_skus
+from src.recsys.rules import allowed_items
 from src.tracking import CHAMPION
 
 log = logging.getLogger(__name__)
@@ -63,26 +67,52 @@ def _download(name: str, version: str, dst: Path) -> Path:
     )
 
 
+@dataclass(frozen=True)
+class RecsysSources:
+    """What the recommendation bundle is built from besides the model: the catalog and
+    customers feature sets (names, merchandise flag, per-channel sales, segments) and the
+    canonical stock table (``in_stock_only``)."""
+
+    catalog: FeatureSet
+    customers: FeatureSet
+    tables_dir: Path
+
+    @classmethod
+    def from_store(cls, store: FeatureStore, features: Mapping, tables_dir) -> RecsysSources:
+        return cls(store.get(CatalogSet()), store.get(customer_set(features)), Path(tables_dir))
+
+    @property
+    def fingerprint(self) -> str:
+        return combine(
+            self.catalog.fingerprint,
+            self.customers.fingerprint,
+            fingerprint([self.tables_dir / "inventory.parquet"]),
+        )
+
+
 def recsys_bundle(
-    dst: Path, model_dir: Path, tables_dir: Path, channel_days: int, precompute_k: int
+    dst: Path, model_dir: Path, src: RecsysSources, channel_days: int, precompute_k: int
 ) -> dict:
     """Assemble the recommendation bundle folder ``dst``."""
-    tables = read_tables(tables_dir)
     shutil.copytree(model_dir / "artifacts" / "recommender", dst / "recommender")
-    products = tables.products[[C.SKU, C.NAME, C.CATEGORY, C.IS_MERCHANDISE]]
-    products.to_parquet(dst / "products.parquet", index=False)
-    inv = tables.inventory
+    items = src.catalog.read("items")
+    items[[C.SKU, C.NAME, C.CATEGORY, C.IS_MERCHANDISE]].to_parquet(
+        dst / "products.parquet", index=False
+    )
+    inv = read_inventory(src.tables_dir)
     if len(inv):
         inv = inv[inv[C.AS_OF] == inv[C.AS_OF].max()]
     inv.to_parquet(dst / "inventory.parquet", index=False)
-    channels = sorted(tables.transactions[C.CHANNEL].dropna().astype(str).unique())
-    chan = {c: sorted(channel_skus(tables.transactions, c, channel_days)) for c in channels}
+    channel_items = src.catalog.read("channel_items")
+    channels = sorted(channel_items[C.CHANNEL].dropna().astype(str).unique())
+    chan = {c: sorted(channel_skus(channel_items, c, channel_days)) for c in channels}
     (dst / "channels.json").write_text(json.dumps(chan))
-    seg = tables.customers[[C.CUSTOMER_ID, C.COUNTRY]].rename(columns={C.COUNTRY: "segment"})
+    profile = src.customers.read("profile")
+    seg = profile[[C.CUSTOMER_ID, C.COUNTRY]].rename(columns={C.COUNTRY: "segment"})
     seg.dropna().astype(str).to_parquet(dst / "segments.parquet", index=False)
     model = Recommender.load(dst / "recommender")
     t = time.perf_counter()
-    allowed = allowed_items(model.items_, tables.products)
+    allowed = allowed_items(model.items_, items)
     pre = model.recommend(list(model.customers_), precompute_k, allowed=allowed)
     pre.to_parquet(dst / "precomputed.parquet", index=False)
     log.info(
@@ -110,22 +140,22 @@ def planner_bundle(dst: Path, model_dir: Path, plans_dir: Path, level: str, netw
 
 def sources(
     tracking_uri: str,
-    tables_dir: str | Path,
+    recsys: RecsysSources,
     plans_dir: str | Path,
     recsys_name: str,
     forecast_name: str,
 ) -> dict[str, dict[str, str]]:
     """What each Bento must be built from *now*: champion version and input fingerprint.
 
-    Recommendations depend on the recsys champion and the canonical tables (stock, channels,
-    segments); the planner on the forecast champion and the reorder plan.
+    Recommendations depend on the recsys champion, the catalog and customers features and the
+    stock table; the planner on the forecast champion and the reorder plan.
     """
     client = MlflowClient(tracking_uri)
     plan = Path(plans_dir) / "suggestions.parquet"
     return {
         "recsys": {
             "mlflow_version": str(champion(client, recsys_name).version),
-            "source_fingerprint": fingerprint(sorted(Path(tables_dir).glob("*.parquet")))[:16],
+            "source_fingerprint": recsys.fingerprint[:16],
         },
         "planner": {
             "mlflow_version": str(champion(client, forecast_name).version),
@@ -159,7 +189,7 @@ def _env(name: str, value: str):
 
 def build_services(
     tracking_uri: str,
-    tables_dir: str | Path,
+    recsys: RecsysSources,
     plans_dir: str | Path,
     recsys_name: str,
     forecast_name: str,
@@ -175,7 +205,7 @@ def build_services(
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     rec_v, fc_v = champion(client, recsys_name), champion(client, forecast_name)
-    now = sources(tracking_uri, tables_dir, plans_dir, recsys_name, forecast_name)
+    now = sources(tracking_uri, recsys, plans_dir, recsys_name, forecast_name)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -183,7 +213,7 @@ def build_services(
             "recsys": (
                 recsys_name,
                 rec_v,
-                lambda d, m: recsys_bundle(d, m, Path(tables_dir), channel_days, precompute_k),
+                lambda d, m: recsys_bundle(d, m, recsys, channel_days, precompute_k),
             ),
             "planner": (
                 forecast_name,
