@@ -7,8 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-RAW = REPO / "data" / "raw"
+from tests.helpers import RAW
 
 
 @pytest.fixture
@@ -41,17 +40,6 @@ def good_rows() -> dict:
         "Amount": ["10.0", "9.0", "30.0", "5.5", "18.0"],
         "Shop": ["s1", "s1", "s2", "s1", "s2"],
     }
-
-
-GENERIC_COLUMNS = {
-    "order_id": "Order",
-    "customer_id": "Customer",
-    "sku": "Item",
-    "ts": "When",
-    "qty": "Units",
-    "revenue": "Amount",
-    "location_id": "Shop",
-}
 
 
 @pytest.fixture(scope="session")
@@ -95,22 +83,3 @@ def uci_sample(tmp_path_factory) -> dict[str, Path]:
     a.to_parquet(pa, index=False)
     b.to_parquet(pb, index=False)
     return {"dir": out, "ii": pa, "one": pb, "overlap_rows": len(ov)}
-
-
-def train_tiny_stack(
-    tmp: Path, forecast: str, recsys: str, gran: list[str], plan: list[str]
-) -> list[str]:
-    """Synthetic data -> ingest -> tiny forecasters + recommenders -> reorder plan, all tracked in
-    ``tmp/mlruns``; returns the ``paths.*`` overrides that point at it."""
-    from hydra import compose, initialize_config_dir
-
-    from pipelines import ingest, plan_inventory, train_forecast, train_recsys
-
-    paths = [f"paths.output={tmp}/tables", f"paths.mlruns={tmp}/mlruns", f"paths.logs={tmp}/logs"]
-    data = ["data=synthetic", "data.n_people=400", "data.n_skus=40", "data.days=200"]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        ingest.run(compose("ingest", [*data, *paths]))
-        train_forecast.run(compose("train_forecast", [*paths, *gran, f"forecast.train={forecast}"]))
-        train_recsys.run(compose("train_recsys", [*paths, f"recsys.train={recsys}", "recsys.k=10"]))
-        plan_inventory.run(compose("plan_inventory", [*paths, *gran, "policy.draws=200", *plan]))
-    return paths

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from pipelines import compare
-from tests.conftest import REPO, train_tiny_stack
+from tests.helpers import REPO, train_tiny_stack
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ from pipelines import promote as promote_step
 from src.features import columns as C
 from src.forecast.metrics import M5_QUANTILES, quantile_column
 from src.tracking import CHALLENGER, CHAMPION, PromotionRule, promote
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ def test_every_model_is_a_tracked_run(trained):
         assert r.data.tags["data_fingerprint"] != "unknown" and r.data.tags["git_commit"]
         assert r.data.params["granularity.level"] == "sku"
         files = {a.path for a in client.list_artifacts(r.info.run_id)}
-        assert {"config.json", "per_series_metrics.json", "plots", "forecast"} <= files
+        assert {"config.json", "per_series_metrics.json", "plots", "backtest"} <= files
         # the model itself is an MLflow 3 logged model, registered from this run
         assert client.search_model_versions(f"run_id='{r.info.run_id}'")
         assert [a.path for a in client.list_artifacts(r.info.run_id, "plots")] == [
@@ -107,7 +107,9 @@ def test_promotion_never_replaces_the_champion_with_a_worse_model(trained):
     name = cfg.granularity.registered_model
     before = client.get_model_version_by_alias(name, CHAMPION).version
     # a strict rule: even the best must beat the champion by 50 %
-    decision = promote(name, PromotionRule(metric="val/wrmsse", min_improvement=0.5))
+    decision = promote(
+        name, PromotionRule(metric="val/wrmsse", higher_is_better=False, min_improvement=0.5)
+    )
     assert decision["champion_version"] == before
     # ranking by a metric where higher is better picks another version, but not by enough
     decision = promote(

@@ -3,36 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
 from pipelines import build_features, ingest, run
 from src.features import columns as C
+from src.features.sets import demand_set, interaction_set
+from src.features.store import FeatureStore
 from src.features.tables import read_tables
-from tests.conftest import REPO
+from tests.helpers import compose as cfg
+from tests.helpers import run_module
 
 pytestmark = pytest.mark.integration
-CONF = str(REPO / "conf")
-
-
-def cfg(name: str, overrides: list[str]):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose(config_name=name, overrides=overrides)
-
-
-@pytest.mark.parametrize("name", ["ingest", "build_features", "run"])
-@pytest.mark.parametrize("data", ["online_retail", "generic", "synthetic", "m5"])
-def test_every_config_composes(name, data):
-    overrides = [] if name == "build_features" else [f"data={data}"]
-    c = cfg(name, overrides)
-    assert c.paths.output
-    if name != "build_features":
-        assert c.data._target_.startswith("src.features.adapters.")
 
 
 def unseen_export(tmp_path: Path) -> Path:
@@ -66,12 +50,6 @@ GENERIC_ARGS = [
     "data.columns.revenue=Line Total",
     "data.columns.location_id=Branch",
 ]
-
-
-def run_module(module: str, args: list[str], cwd: Path = REPO):
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True, timeout=300
-    )
 
 
 def test_generic_command_ingests_an_unseen_dataset(tmp_path):
@@ -151,17 +129,17 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     )
     results = run.run(c)
     assert results["ingest"]["summary"]["lines"] > 0
-    feats = out / "features"
-    for name in (
-        "panel_sku_D",
-        "static_sku_D",
-        "panel_sku_location_W",
-        "panel_category_location_MS",
+    built = {fs.name: fs for fs in results["build_features"]}
+    assert set(built) == {
+        "demand_sku_D",
+        "demand_sku_location_W",
+        "demand_category_location_MS",
         "interactions",
-        "rfm",
-    ):
-        assert (feats / f"{name}.parquet").exists(), name
-    panel = pd.read_parquet(feats / "panel_sku_D.parquet")
+        "customers",
+        "catalog",
+    }
+    store = FeatureStore(out / "features", out)
+    panel = store.get(demand_set(c.features, "sku", "D")).read("panel")
     tables = read_tables(out)
     merch = tables.products.loc[tables.products[C.IS_MERCHANDISE], C.SKU]
     sales = tables.transactions[
@@ -175,8 +153,10 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     assert list(results)[-1] == "plan_inventory"  # make run ends with the reorder plan
     recs = pd.read_parquet(out / "recommendations" / "recommendations.parquet")
     assert recs.groupby(C.CUSTOMER_ID).size().max() == 20
-    rfm = pd.read_parquet(feats / "rfm.parquet")
+    rfm = built["customers"].read("rfm")
     assert set(rfm[C.LIFECYCLE]) <= {"new", "active", "at_risk", "dormant"}
+    events = store.get(interaction_set(c.features)).read("interactions")
+    assert events[C.CUSTOMER_ID].isin(set(rfm[C.CUSTOMER_ID])).all()
 
 
 def test_features_on_synthetic_data_in_process(tmp_path):
@@ -186,12 +166,13 @@ def test_features_on_synthetic_data_in_process(tmp_path):
             "ingest", ["data=synthetic", "data.n_people=300", "data.days=60", f"paths.output={out}"]
         )
     )
-    manifest = build_features.run(
+    built = build_features.run(
         cfg(
             "build_features",
             [f"paths.tables={out}", "features.panels=[{level: sku_location, freq: D}]"],
         )
     )
-    assert manifest["panel_sku_location_D"] > 0 and manifest["interactions"] > 0
+    rows = {fs.name: fs.rows(fs.tables[0]) for fs in built}
+    assert rows["demand_sku_location_D"] > 0 and rows["interactions"] > 0
     report = json.loads((out / "ingest_report.json").read_text())
     assert report["identity"]["truth"]["merge_precision"] > 0.8

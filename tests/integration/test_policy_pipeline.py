@@ -16,7 +16,7 @@ from pipelines import ingest, plan_inventory, train_forecast
 from src.features import columns as C
 from src.features.validation import DataValidationError
 from src.policy.suggest import SUGGESTION_COLUMNS
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration
 

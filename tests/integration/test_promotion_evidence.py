@@ -11,14 +11,10 @@ import pytest
 from mlflow import MlflowClient
 
 from src.tracking import CHAMPION, PromotionRule, configure, promote
+from src.tracking.tasks import Evidence
 
 pytestmark = pytest.mark.integration
-EVIDENCE = {
-    "artifact": "per_series_metrics.json",
-    "key": "unique_id",
-    "metric": "rmsse",
-    "higher_is_better": False,
-}
+EVIDENCE = Evidence("per_series_metrics.json", "unique_id", "rmsse", higher_is_better=False)
 
 
 class Const(mlflow.pyfunc.PythonModel):

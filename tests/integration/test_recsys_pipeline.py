@@ -14,7 +14,7 @@ from pipelines import ingest, train_recsys
 from src.features import columns as C
 from src.recsys.base import COLD_START
 from src.tracking import CHAMPION
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +59,7 @@ def test_every_model_is_a_tracked_run_with_namespaced_metrics(trained):
 def test_champion_has_the_best_recall_and_serves(trained):
     result, cfg = trained
     client = MlflowClient()
-    name = cfg.recsys.registered_model
+    name = cfg.tasks.recsys.registered_model
     versions = client.search_model_versions(f"name='{name}'")
     score = {
         v.version: client.get_run(v.run_id).data.metrics["val/all/recall_at_20"] for v in versions

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from src.serve.process import start, stop, wait_ready
-from tests.conftest import REPO, train_tiny_stack
+from tests.helpers import REPO, compose, train_tiny_stack
 
 pytestmark = pytest.mark.integration
 KEY = "test-key-" + "x" * 24
@@ -286,6 +286,7 @@ def test_fuzzing_the_openapi_spec_finds_no_5xx(stack, svc):
 
 
 def test_make_serve_knows_when_the_bentos_are_outdated(stack):
+    from pipelines.build_services import recsys_sources
     from pipelines.serve import bento_labels
     from src.serve.package import sources, stale
 
@@ -293,7 +294,8 @@ def test_make_serve_knows_when_the_bentos_are_outdated(stack):
     env = {**os.environ, "BENTOML_HOME": str(tmp / "bentoml")}
     labels = {name: bento_labels(env, f"retail-brain-{name}") for name in ("recsys", "planner")}
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
-    now = sources(uri, f"{tmp}/tables", f"{tmp}/tables/plans", "recsys", "forecast_sku_D")
+    inputs = recsys_sources(compose("build_services", stack["paths"]))
+    now = sources(uri, inputs, f"{tmp}/tables/plans", "recsys", "forecast_sku_D")
     assert stale(now["recsys"], labels["recsys"]) is None
     assert stale(now["planner"], labels["planner"]) is None
     changed = {**now["planner"], "source_fingerprint": "0" * 16}  # a new plan was written

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
 from pipelines import ingest, tune
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +73,41 @@ def test_recsys_study_runs_nested_trials(tmp_path):
 def test_unknown_task_or_model_is_refused(tmp_path):
     with (
         initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"),
-        pytest.raises(ValueError, match="cannot be tuned yet"),
+        pytest.raises(ValueError, match="tasks with registered models"),
     ):
         tune.run(compose("tune", ["task=policy"]))
+    with (
+        initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"),
+        pytest.raises(KeyError, match="no search space for 'nope'"),
+    ):
+        tune.run(compose("tune", ["task=forecast", "model=nope", f"paths.root={tmp_path}"]))
+
+
+def test_direction_and_pruner_come_from_the_task_registry(tmp_path):
+    """Recommender tuning obeys tune.pruner / tune.direction as forecast tuning does."""
+    paths = [
+        f"paths.output={tmp_path}/tables",
+        f"paths.mlruns={tmp_path}/mlruns",
+        f"paths.logs={tmp_path}/logs",
+    ]
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        ingest.run(
+            compose("ingest", ["data=synthetic", "data.n_people=200", "data.days=90", *paths])
+        )
+        study = tune.run(
+            compose(
+                "tune",
+                [
+                    *paths,
+                    "task=recsys",
+                    "model=item_knn",
+                    "tune.n_trials=1",
+                    "tune.metric=val/all/coverage_at_20",
+                    "tune.direction=minimize",
+                    "tune.pruner=median",
+                ],
+            )
+        )
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert isinstance(study.pruner, optuna.pruners.MedianPruner)
+    assert 0 <= study.best_value <= 1

@@ -13,7 +13,7 @@ from src.features.catalog import build_products, non_merchandise_kind, product_t
 from src.features.ingest import IngestOptions, write_ingest
 from src.features.tables import read_tables
 from src.features.validation import DataValidationError
-from tests.conftest import GENERIC_COLUMNS
+from tests.helpers import GENERIC_COLUMNS
 
 # --- generic ----------------------------------------------------------------------------------
 

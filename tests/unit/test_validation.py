@@ -10,7 +10,7 @@ from src.features import columns as C
 from src.features.adapters import generic
 from src.features.ingest import IngestOptions
 from src.features.validation import DataValidationError, normalise_ids, read_table
-from tests.conftest import GENERIC_COLUMNS
+from tests.helpers import GENERIC_COLUMNS
 
 
 def ingest_rows(write_csv, rows, columns=GENERIC_COLUMNS, **kwargs):

@@ -1,0 +1,87 @@
+"""Every entry config composes, and every object it names can be built (no data, no training)."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import pytest
+from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
+
+from src.features.sets import from_config, open_store
+from src.tracking.candidates import factories
+from src.tracking.tasks import task_specs
+from tests.helpers import REPO, compose
+
+ENTRY_CONFIGS = sorted(p.stem for p in (REPO / "conf").glob("*.yaml"))
+DATA = sorted(p.stem for p in (REPO / "conf" / "data").glob("*.yaml"))
+
+
+def test_the_entry_configs_are_the_pipelines():
+    """One entry config per pipeline module that has a Hydra main, and the other way round."""
+    with_main = {
+        p.stem
+        for p in (REPO / "pipelines").glob("*.py")
+        if "@hydra.main" in p.read_text() and p.stem != "serve"  # serve uses build_services
+    }
+    assert with_main == set(ENTRY_CONFIGS)
+
+
+@pytest.mark.parametrize("name", ENTRY_CONFIGS)
+def test_entry_config_composes_and_resolves(name, tmp_path):
+    cfg = compose(name, [f"paths.root={tmp_path}"])
+    resolved = OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+    assert resolved["paths"]["root"] == str(tmp_path)
+    if "features" in resolved:
+        store = open_store(resolved["features"], cfg.paths.features, cfg.paths.tables)
+        assert store.partitions >= 1
+        specs = from_config(resolved["features"])
+        assert len({s.name for s in specs}) == len(specs)  # feature set names are unique
+    if "tasks" in resolved:
+        for name_, spec in task_specs(resolved["tasks"]).items():
+            assert spec.name == name_
+            for model in spec.spaces:
+                assert callable(spec.space(model))  # every search space resolves
+
+
+@pytest.mark.parametrize("data", DATA)
+def test_every_data_source_names_its_adapter(data):
+    cfg = compose("ingest", [f"data={data}"])
+    loader = instantiate(cfg.data, _partial_=True)
+    assert isinstance(loader, partial) and loader.func.__module__.startswith(
+        "src.features.adapters."
+    )
+
+
+def test_every_configured_model_builds():
+    cfg = OmegaConf.to_container(compose("run"), resolve=True)
+    forecast, recsys = cfg["forecast"], cfg["recsys"]
+    common = {"freq": "D", "quantiles": tuple(forecast["quantiles"])}
+    built = {
+        n: f()
+        for n, f in factories(
+            list(forecast["models"]), forecast["models"], common, ("members",)
+        ).items()
+    }
+    assert {m.name for m in built["ensemble"].members} == set(
+        forecast["models"]["ensemble"]["members"]
+    )
+    for name, model in factories(
+        list(recsys["models"]), recsys["models"], refs=("candidates",)
+    ).items():
+        assert isinstance(model(), get_class(recsys["models"][name]["_target_"]))
+    assert set(forecast["train"]) <= set(forecast["models"])
+    assert set(recsys["train"]) <= set(recsys["models"])
+    sim = cfg["policy"]["simulation"]["forecaster"]
+    assert sim in forecast["models"]
+
+
+def test_one_holiday_country():
+    """Set once, in conf/features; no other config restates it."""
+    hits = [
+        p.relative_to(REPO)
+        for p in Path(REPO / "conf").rglob("*.yaml")
+        if "holiday_country" in p.read_text()
+    ]
+    assert hits == [Path("conf/features/default.yaml")]
