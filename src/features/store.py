@@ -173,11 +173,16 @@ class FeatureStore:
         return fingerprint(files) if files else None
 
     def canonical_tables(self):
-        if self._tables is None:
-            if self.tables_dir is None:
-                raise FeatureSetMissing("no canonical tables folder configured (paths.tables)")
-            self._tables = read_tables(self.tables_dir)
-        return self._tables
+        """The canonical tables, read once per state of their files (several sets share them)."""
+        if self.tables_dir is None:
+            raise FeatureSetMissing("no canonical tables folder configured (paths.tables)")
+        stamp = tuple(
+            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+            for p in sorted(self.tables_dir.glob("*.parquet"))
+        )
+        if self._tables is None or self._tables[0] != stamp:
+            self._tables = (stamp, read_tables(self.tables_dir))
+        return self._tables[1]
 
     # --- versions ----------------------------------------------------------------------------
     def version_of(self, spec, source_fp: str) -> str:

@@ -1,0 +1,130 @@
+"""The feature store: versions, partitions with whole series, manifests, freshness, refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from src.features import columns as C
+from src.features.adapters import synthetic
+from src.features.ingest import IngestOptions, write_ingest
+from src.features.panel import PanelSpec, demand_panel
+from src.features.sets import CatalogSet, CustomerSet, DemandSet, InteractionSet, channel_skus
+from src.features.store import FeatureSetMissing, FeatureStore, bucket
+from src.features.tables import read_tables
+
+
+@pytest.fixture(scope="module")
+def tables_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("canonical")
+    result = synthetic.load(seed=3, n_people=250, n_skus=30, days=120, options=IngestOptions())
+    write_ingest(result, out)
+    return out
+
+
+def store_at(tmp_path, tables_dir, **kw) -> FeatureStore:
+    return FeatureStore(tmp_path / "features", tables_dir, **kw)
+
+
+DAILY = DemandSet(PanelSpec(level="sku_location", freq="D"))
+
+
+def test_round_trip_equals_the_builder(tmp_path, tables_dir):
+    tables = read_tables(tables_dir)
+    panel, static = demand_panel(tables.transactions, tables.products, DAILY.panel)
+    fs = store_at(tmp_path, tables_dir, partitions=4).build(DAILY)
+    pd.testing.assert_frame_equal(fs.read("panel"), panel)
+    pd.testing.assert_frame_equal(fs.read("static"), static)
+
+
+def test_partitions_hold_whole_series_and_the_manifest_counts_them(tmp_path, tables_dir):
+    fs = store_at(tmp_path, tables_dir, partitions=4).build(DAILY)
+    seen = {}
+    for k in fs.partitions("panel"):
+        part = fs.read("panel", partitions=[k])
+        assert (bucket(part[C.UNIQUE_ID], 4) == k).all()
+        for uid in part[C.UNIQUE_ID].unique():
+            assert uid not in seen  # a series lives in exactly one partition
+            seen[uid] = k
+        statics = fs.read("static", partitions=[k])
+        assert set(statics[C.UNIQUE_ID]) == set(part[C.UNIQUE_ID])  # its statics beside it
+    m = json.loads((fs.path / "manifest.json").read_text())
+    assert m["spec"]["level"] == "sku_location" and m["source_fingerprint"]
+    parts = m["tables"]["panel"]["partitions"]
+    assert sum(p["rows"] for p in parts) == len(fs.read("panel")) == fs.rows("panel")
+    assert all(p["bytes"] > 0 and len(p["sha256"]) == 64 for p in parts)
+
+
+def test_same_spec_and_data_is_one_version_and_a_new_spec_another(tmp_path, tables_dir):
+    store = store_at(tmp_path, tables_dir)
+    a = store.get(DAILY)  # not built yet: built now (on_missing=build)
+    b = store.get(DAILY)
+    assert a.path == b.path and a.fingerprint == b.fingerprint
+    weekly = store.get(DemandSet(PanelSpec(level="sku_location", freq="D", holiday_country=None)))
+    assert weekly.path.parent == a.path.parent and weekly.version != a.version
+    assert "holiday" not in weekly.read("panel") and "holiday" in a.read("panel")
+
+
+def test_changed_tables_give_a_new_version_and_old_ones_are_pruned(tmp_path, tables_dir):
+    import shutil
+
+    src = tmp_path / "tables"
+    shutil.copytree(tables_dir, src)
+    store = store_at(tmp_path, src, keep_versions=1)
+    first = store.get(InteractionSet())
+    tables = read_tables(src)
+    tx = tables.transactions
+    tx[tx[C.TS] < tx[C.TS].max() - pd.Timedelta(days=30)].to_parquet(
+        src / "transactions.parquet", index=False
+    )
+    second = store.get(InteractionSet())  # the tables changed since: rebuilt
+    assert second.version != first.version
+    assert second.rows("interactions") < first.rows("interactions")
+    assert not first.path.exists()  # keep_versions=1
+
+
+def test_features_are_enough_when_the_tables_are_gone(tmp_path, tables_dir):
+    import shutil
+
+    src = tmp_path / "tables"
+    shutil.copytree(tables_dir, src)
+    built = store_at(tmp_path, src).build(CustomerSet())
+    (src / "transactions.parquet").unlink()
+    again = store_at(tmp_path, src).get(CustomerSet())
+    assert again.path == built.path
+    with pytest.raises(FeatureSetMissing, match="never built"):
+        store_at(tmp_path, src).get(InteractionSet())
+
+
+def test_on_missing_error_says_what_to_run(tmp_path, tables_dir):
+    store = store_at(tmp_path, tables_dir, on_missing="error")
+    with pytest.raises(FeatureSetMissing, match="pipelines.build_features"):
+        store.get(CatalogSet())
+    with pytest.raises(ValueError, match="on_missing"):
+        store_at(tmp_path, tables_dir, on_missing="sometimes")
+
+
+def test_a_failed_write_leaves_no_version_behind(tmp_path, tables_dir):
+    store = store_at(tmp_path, tables_dir)
+
+    class Broken(InteractionSet):
+        def build(self, tables):
+            return {"interactions": object()}  # not a frame: writing fails
+
+    with pytest.raises(Exception):  # noqa: B017 - whatever the writer raises
+        store.build(Broken())
+    folder = tmp_path / "features" / "interactions"
+    assert not [p for p in folder.iterdir() if not p.name.startswith(".")]
+    assert not list(folder.glob(".incoming-*"))
+
+
+def test_catalog_channel_availability_matches_the_transactions(tmp_path, tables_dir):
+    tables = read_tables(tables_dir)
+    items = store_at(tmp_path, tables_dir).get(CatalogSet()).read("channel_items")
+    tx = tables.transactions
+    for channel in tx[C.CHANNEL].dropna().unique():
+        rows = tx[tx[C.CHANNEL] == channel]
+        recent = rows[rows[C.TS] > rows[C.TS].max() - pd.Timedelta(days=30)]
+        assert channel_skus(items, channel, 30) == set(recent[C.SKU].astype(str))
