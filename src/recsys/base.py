@@ -51,12 +51,14 @@ class Recommender(ABC):
             raise ValueError(f"interactions lack {missing}; expected customer_id, sku, weight, ts")
         if interactions.empty:
             raise ValueError("no interactions to fit on")
-        self.customers_ = pd.Index(
-            pd.unique(interactions[C.CUSTOMER_ID].astype(str)), name=C.CUSTOMER_ID
-        )
-        self.items_ = pd.Index(pd.unique(interactions[C.SKU].astype(str)), name=C.SKU)
-        rows = self.customers_.get_indexer(interactions[C.CUSTOMER_ID].astype(str))
-        cols = self.items_.get_indexer(interactions[C.SKU].astype(str))
+        # sorted ids: the model (random initialisation, ties between equal scores) does not
+        # depend on the order rows arrive in, however the interactions were stored or split
+        customer_ids = interactions[C.CUSTOMER_ID].astype(str)
+        skus = interactions[C.SKU].astype(str)
+        self.customers_ = pd.Index(np.sort(pd.unique(customer_ids)), name=C.CUSTOMER_ID)
+        self.items_ = pd.Index(np.sort(pd.unique(skus)), name=C.SKU)
+        rows = self.customers_.get_indexer(customer_ids)
+        cols = self.items_.get_indexer(skus)
         X = sp.csr_matrix(
             (interactions[C.WEIGHT].to_numpy(dtype=np.float32), (rows, cols)),
             shape=(len(self.customers_), len(self.items_)),

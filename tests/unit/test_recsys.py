@@ -175,3 +175,14 @@ def test_metrics_hand_computed():
     # shares: a 2/3, b 1/3, c 1/3 (of 3 customers); top-2 recs: a,b,a,x(unknown)
     expected = np.mean([-np.log2(2 / 3), -np.log2(1 / 3), -np.log2(2 / 3)])
     assert novelty(recs, inter, 2) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", ["item_knn", "als", "ease", "hybrid"])
+def test_the_order_rows_arrive_in_changes_nothing(name):
+    """However the interactions were stored or partitioned, the same model comes out."""
+    ev, _ = checkerboard()
+    shuffled = ev.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    customers = sorted(ev[C.CUSTOMER_ID].unique())[:10] + ["stranger"]
+    a = MODELS[name]().fit(ev).recommend(customers, 5)
+    b = MODELS[name]().fit(shuffled).recommend(customers, 5)
+    pd.testing.assert_frame_equal(a, b)
