@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review lock clean
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -41,15 +41,19 @@ env: $(STAMP) ## create or refresh the virtual environment only
 run: $(STAMP) ## the main job on the embedded data: ingest -> features -> forecasts -> recs -> reorder plan
 	$(PY) -m pipelines.run $(ARGS)
 
-test: $(STAMP) ## run the test suite (fast tiers; excludes `slow` and `gpu`)
+test: $(STAMP) ## fast tiers: unit + fast integration (excludes `slow` and `gpu`), a few minutes
 	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
 
-test-all: $(STAMP) ## run every test, `slow` included (not `gpu`)
+test-all: $(STAMP) ## every test but `gpu`: adds real servers, fuzzing, the notebook, neural training
 	$(PY) -m pytest -m "not gpu" $(ARGS)
 
-lint: $(STAMP) ## ruff lint + format check
+test-gpu: $(STAMP) ## the `gpu` tests (skipped where no CUDA device is visible)
+	$(PY) -m pytest -m gpu -rs $(ARGS)
+
+lint: $(STAMP) ## ruff lint + format check + the import contract (layers in pyproject.toml)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP) ## ruff autofix + format
 	$(PY) -m ruff check --fix .
