@@ -221,6 +221,7 @@ def build_report(
         ir = tables.identity_report
         report["identity"] = {
             "source_ids": ir.n_source_ids,
+            "source_ids_by_source": ir.by_source,
             "customers": ir.n_customers,
             "merged_customers": ir.n_merged_customers,
             "source_ids_merged": ir.n_source_ids_merged,

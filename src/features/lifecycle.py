@@ -90,8 +90,8 @@ def stage(
             np.asarray(days_since_last) <= active_days,
             np.asarray(days_since_last) <= at_risk_days,
         ],
-        ["new", "active", "at_risk"],
-        default="dormant",
+        list(STAGES[:3]),
+        default=STAGES[3],
     )
 
 

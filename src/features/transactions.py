@@ -211,7 +211,7 @@ def canonical_lines(
 
     # value rules (pandera): missing values, prices, zero quantity, future ts, duplicate lines
     if C.LINE in col:
-        unique = [C.ORDER_ID, C.LINE]
+        unique = list(C.TRANSACTIONS_KEY)
     else:  # no line numbers in the source: a line identical in every field is a duplicate
         unique = [c for c in (C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE, C.CUSTOMER_ID)]
     dup = duplicate_rows(out, unique).to_numpy()

@@ -50,13 +50,3 @@ def forecast_vs_actual(
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def metric_by_window(per_window: list[dict[str, float]], metric: str, title: str = ""):
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.plot(range(1, len(per_window) + 1), [w[metric] for w in per_window], marker="o")
-    ax.set_xlabel("backtest window")
-    ax.set_ylabel(metric)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig

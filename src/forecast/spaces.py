@@ -1,11 +1,10 @@
 """Optuna search spaces of the forecasters: plain ``space(trial) -> dict`` functions.
 
-Each returns constructor arguments that override the model's configured ones.
+Each returns constructor arguments that override the model's configured ones; the task registry
+(``conf/tasks/forecast.yaml``, ``tune.spaces``) names the space of each model.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import optuna
 
@@ -44,13 +43,3 @@ def neural(trial: optuna.Trial) -> dict:
         "epochs": trial.suggest_int("epochs", 2, 12),
         "max_samples_per_ts": trial.suggest_categorical("max_samples_per_ts", [20, 40, 80]),
     }
-
-
-SPACES: dict[str, Callable[[optuna.Trial], dict]] = {
-    "lightgbm": lightgbm,
-    "exp_smoothing": exp_smoothing,
-    "croston_sba": croston,
-    "tsb": croston,
-    "lstm": neural,
-    "tft": neural,
-}

@@ -10,7 +10,9 @@ Policy types (config ``policy.simulation.policies``; every entry ``{type: …, �
   ``kind`` RS|sS|sQ, ``service_level`` a number, ``class`` (ABC targets) or ``cost``
   (newsvendor per item from ``shortage_cost`` and the holding rate);
 * ``days_of_supply`` — rule of thumb: order up to ``days`` x the trailing ``window``-day mean;
-* ``normal`` — ``mean (L+R) + z sd sqrt(L+R)`` with trailing ``window``-day mean and sd.
+* ``normal`` — the textbook rule: ``mean + z sd`` of demand over ``L + R`` from the trailing
+  ``window``-day daily mean and sd (lead-time variance included), ``z`` given or from a
+  ``service_level``.
 
 An entry may carry ``sweep: {key: [values…]}`` to trace a frontier: one policy per value,
 named ``name[key=value]``.
@@ -30,6 +32,7 @@ from src.forecast.base import Forecaster, to_wide
 from src.policy.classify import class_service_levels, cost_service_levels
 from src.policy.demand import forecast_arrays, horizon_needed
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
+from src.policy.policies import normal_level, protection_moments
 from src.policy.simulate import Plan, SimResult, SimSettings, simulate
 
 TYPES = ("forecast", "days_of_supply", "normal")
@@ -182,11 +185,15 @@ def build_plan(
         return Plan("RS", S, reviews)
     if spec["type"] == "normal":
         w = int(spec.get("window", 90))
-        z = float(spec.get("z", 1.645))
         rows = []
         for r in reviews:
             win = y[:, start + r - w : start + r]
-            rows.append(win.mean(1) * (lt + R) + z * win.std(1) * np.sqrt(lt + R))
+            mean, sd = protection_moments(win.mean(1), win.std(1), lt, R, defaults.lead_time_std)
+            rows.append(
+                normal_level(mean, sd, float(spec["service_level"]))
+                if "service_level" in spec
+                else mean + float(spec.get("z", 1.645)) * sd
+            )
         return Plan("RS", np.stack(rows), reviews)
     if forecasts is None:
         raise ValueError("forecast-driven policies need rolling forecasts")

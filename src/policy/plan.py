@@ -35,7 +35,6 @@ class Plan:
     suggestions: pd.DataFrame
     transfers: pd.DataFrame
     newsvendor: pd.DataFrame | None
-    first_day: pd.Timestamp  # the forecast's first day
 
 
 def policy_spec(pcfg: Mapping) -> PolicySpec:
@@ -125,7 +124,7 @@ def make_plan(
         table, transfers = plan_transfers(table, float(pcfg["transfers"]["excess_days"]))
     table.insert(len(SUGGESTION_COLUMNS), "as_of", dates[0] - pd.Timedelta(days=1))
     nv = newsvendor(keys, q, levels, value, ncfg, spec) if ncfg["enabled"] else None
-    return Plan(keys, classes, value, spec, table, transfers, nv, dates[0])
+    return Plan(keys, classes, value, spec, table, transfers, nv)
 
 
 def flag_for_review(

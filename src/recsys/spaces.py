@@ -1,8 +1,9 @@
-"""Optuna search spaces of the recommenders: plain ``space(trial) -> dict`` functions."""
+"""Optuna search spaces of the recommenders: plain ``space(trial) -> dict`` functions.
+
+The task registry (``conf/tasks/recsys.yaml``, ``tune.spaces``) names the space of each model.
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import optuna
 
@@ -44,14 +45,3 @@ def hybrid(trial: optuna.Trial) -> dict:
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
         "num_boost_round": trial.suggest_int("num_boost_round", 100, 500, step=50),
     }
-
-
-SPACES: dict[str, Callable[[optuna.Trial], dict]] = {
-    "als": als,
-    "bpr": bpr,
-    "ease": ease,
-    "item_knn": item_knn,
-    "buy_again": buy_again,
-    "hybrid": hybrid,
-    "hybrid_new": hybrid,
-}

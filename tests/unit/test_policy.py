@@ -347,3 +347,28 @@ def test_cancelled_sales_are_not_demand():
     sales = tx[tx["line_type"] == "sale"]
     # A in o1 cancelled within minutes; B returned 19 days later is a real sale and return
     np.testing.assert_array_equal(kept_share(tx, sales, 1.0), [0.0, 1.0, 1.0])
+
+
+def test_review_day_forecasts_never_see_the_review_day():
+    """Rolling re-forecasts are the forecasting refit loop, cut the eve of every review day."""
+    from src.features import columns as C
+    from src.forecast.baselines import Croston
+    from src.forecast.generators import daily_panel
+    from src.policy.evaluate import history_from_panel, rolling_forecasts
+
+    panel, static = daily_panel(n_series=3, length=120, seed=4)
+    panel = panel.drop(columns="true_rate")
+    seen = []
+
+    class Spy(Croston):
+        def _fit(self, p, static_df):
+            seen.append(p[C.DS].max())
+            super()._fit(p, static_df)
+
+    start = panel[C.DS].max() - pd.Timedelta(days=27)
+    hist = history_from_panel(panel, start, 28, lead_time=7, review_period=7)
+    fc = rolling_forecasts(panel, static, lambda: Spy("tsb"), hist, 14)
+    reviews = [hist.dates[hist.start + r] for r in hist.review_days]
+    assert seen == [r - pd.Timedelta(days=1) for r in reviews]  # data up to the eve only
+    assert sorted(fc) == list(hist.review_days)
+    assert all(f.mean.shape == (3, 14) for f in fc.values())
