@@ -96,6 +96,7 @@ def test_filters_that_match_nothing_say_so(store):
         run_compare(store, "forecast", "compare.since=2999-01-01")
 
 
+@pytest.mark.slow  # starts a Jupyter kernel and executes the notebook
 def test_review_notebook_runs_top_to_bottom(store, monkeypatch):
     import nbformat
     from nbclient import NotebookClient

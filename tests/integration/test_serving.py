@@ -20,7 +20,7 @@ import pytest
 from src.serve.process import start, stop, wait_ready
 from tests.helpers import REPO, compose, train_tiny_stack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # real servers and fuzzing
 KEY = "test-key-" + "x" * 24
 OTHER_KEY = "other-key-" + "y" * 24
 

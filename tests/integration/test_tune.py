@@ -5,35 +5,39 @@ from __future__ import annotations
 import mlflow
 import optuna
 import pytest
-from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
 from pipelines import ingest, tune
-from tests.helpers import REPO
+from tests.helpers import compose
 
 pytestmark = pytest.mark.integration
 
 
-def test_study_resumes_and_logs_nested_trials(tmp_path):
-    paths = [
-        f"paths.output={tmp_path}/tables",
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune") / "tables"
+    data = ["data=synthetic", "data.n_people=300", "data.days=120", f"paths.output={out}"]
+    ingest.run(compose("ingest", data))
+    return out
+
+
+def own_store(tables, tmp_path) -> list[str]:
+    """Shared tables and features, a store of runs and studies of the test's own."""
+    return [
+        f"paths.output={tables}",
         f"paths.mlruns={tmp_path}/mlruns",
         f"paths.logs={tmp_path}/logs",
     ]
+
+
+def test_study_resumes_and_logs_nested_trials(tables, tmp_path):
+    paths = own_store(tables, tmp_path)
     small = ["granularity.horizon=7", "granularity.backtest_step=7", "granularity.top_n=10"]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        ingest.run(
-            compose("ingest", ["data=synthetic", "data.n_people=200", "data.days=120", *paths])
-        )
-        cfg = compose(
-            "tune", [*paths, *small, "task=forecast", "model=croston_sba", "tune.n_trials=3"]
-        )
-        n_first = len(tune.run(cfg).trials)
-        again = tune.run(
-            compose(
-                "tune", [*paths, *small, "task=forecast", "model=croston_sba", "tune.n_trials=2"]
-            )
-        )
+    first = ["task=forecast", "model=croston_sba", "tune.n_trials=3"]
+    n_first = len(tune.run(compose("tune", [*paths, *small, *first])).trials)
+    again = tune.run(
+        compose("tune", [*paths, *small, "task=forecast", "model=croston_sba", "tune.n_trials=2"])
+    )
     assert n_first == 3 and len(again.trials) == 5  # the second call resumed the study
     storage = f"sqlite:///{tmp_path}/mlruns/optuna.db"
     loaded = optuna.load_study(study_name="forecast-croston_sba-forecast_sku_D", storage=storage)
@@ -53,17 +57,9 @@ def test_study_resumes_and_logs_nested_trials(tmp_path):
     assert {"variant", "alpha", "beta"} <= set(trials[0].data.params)
 
 
-def test_recsys_study_runs_nested_trials(tmp_path):
-    paths = [
-        f"paths.output={tmp_path}/tables",
-        f"paths.mlruns={tmp_path}/mlruns",
-        f"paths.logs={tmp_path}/logs",
-    ]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        ingest.run(
-            compose("ingest", ["data=synthetic", "data.n_people=300", "data.days=120", *paths])
-        )
-        study = tune.run(compose("tune", [*paths, "task=recsys", "model=ease", "tune.n_trials=3"]))
+def test_recsys_study_runs_nested_trials(tables, tmp_path):
+    paths = own_store(tables, tmp_path)
+    study = tune.run(compose("tune", [*paths, "task=recsys", "model=ease", "tune.n_trials=3"]))
     assert len(study.trials) == 3 and study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert "lambda_" in study.best_params and 0 <= study.best_value <= 1
     runs = MlflowClient().search_runs([mlflow.get_experiment_by_name("recsys").experiment_id])
@@ -71,43 +67,23 @@ def test_recsys_study_runs_nested_trials(tmp_path):
 
 
 def test_unknown_task_or_model_is_refused(tmp_path):
-    with (
-        initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"),
-        pytest.raises(ValueError, match="tasks with registered models"),
-    ):
+    with pytest.raises(ValueError, match="tasks with registered models"):
         tune.run(compose("tune", ["task=policy"]))
-    with (
-        initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"),
-        pytest.raises(KeyError, match="no search space for 'nope'"),
-    ):
+    with pytest.raises(KeyError, match="no search space for 'nope'"):
         tune.run(compose("tune", ["task=forecast", "model=nope", f"paths.root={tmp_path}"]))
 
 
-def test_direction_and_pruner_come_from_the_task_registry(tmp_path):
+def test_direction_and_pruner_come_from_the_task_registry(tables, tmp_path):
     """Recommender tuning obeys tune.pruner / tune.direction as forecast tuning does."""
-    paths = [
-        f"paths.output={tmp_path}/tables",
-        f"paths.mlruns={tmp_path}/mlruns",
-        f"paths.logs={tmp_path}/logs",
+    overrides = [
+        "task=recsys",
+        "model=item_knn",
+        "tune.n_trials=1",
+        "tune.metric=val/all/coverage_at_20",
+        "tune.direction=minimize",
+        "tune.pruner=median",
     ]
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        ingest.run(
-            compose("ingest", ["data=synthetic", "data.n_people=200", "data.days=90", *paths])
-        )
-        study = tune.run(
-            compose(
-                "tune",
-                [
-                    *paths,
-                    "task=recsys",
-                    "model=item_knn",
-                    "tune.n_trials=1",
-                    "tune.metric=val/all/coverage_at_20",
-                    "tune.direction=minimize",
-                    "tune.pruner=median",
-                ],
-            )
-        )
+    study = tune.run(compose("tune", [*own_store(tables, tmp_path), *overrides]))
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert isinstance(study.pruner, optuna.pruners.MedianPruner)
     assert 0 <= study.best_value <= 1

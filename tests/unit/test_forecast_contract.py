@@ -51,7 +51,12 @@ def data():
     return train, test, static
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+NEURAL = {"lstm", "tft"}  # neural training: the slow tier
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in NEURAL else n for n in MODELS]
+)
 def test_forecaster_contract(name, data, tmp_path):
     train, test, static = data
     model = MODELS[name]()
@@ -92,3 +97,30 @@ def test_predict_before_fit_is_an_error():
 def test_panel_contract_is_checked():
     with pytest.raises(ValueError, match="unique_id, ds, y"):
         SeasonalNaive().fit(pd.DataFrame({"id": [1], "ds": [1]}))
+
+
+def test_models_are_handed_only_what_their_capability_flags_ask_for(data):
+    from src.forecast.backtest import BacktestSpec, backtest
+
+    train, _, static = data
+    got = {}
+
+    class Probe(SeasonalNaive):
+        def _fit(self, panel, static_df):
+            got["static"] = static_df
+            super()._fit(panel, static_df)
+
+        def predict(self, h, future_covariates=None):
+            got["future"] = future_covariates
+            return super().predict(h, future_covariates)
+
+    class Uses(Probe):
+        uses_static = True
+        uses_future_covariates = True
+
+    spec = BacktestSpec(horizon=7, windows=1, step=7, known_covariates=("dow", "price"))
+    backtest(Probe, train, static, spec)
+    assert got == {"static": None, "future": None}
+    backtest(Uses, train, static, spec)
+    assert got["static"] is static
+    assert list(got["future"].columns) == [C.UNIQUE_ID, C.DS, "dow", "price"]
