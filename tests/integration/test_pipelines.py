@@ -176,3 +176,23 @@ def test_features_on_synthetic_data_in_process(tmp_path):
     assert rows["demand_sku_location_D"] > 0 and rows["interactions"] > 0
     report = json.loads((out / "ingest_report.json").read_text())
     assert report["identity"]["truth"]["merge_precision"] > 0.8
+
+
+def test_run_takes_a_part_of_the_steps_in_order(tmp_path):
+    with pytest.raises(ValueError, match="steps \\['nope'\\] unknown"):
+        run.run(cfg("run", ["steps=[ingest,nope]"]))
+    out = tmp_path / "part"
+    c = cfg(
+        "run",
+        [
+            "data=synthetic",
+            "data.n_people=150",
+            "data.days=60",
+            f"paths.output={out}",
+            f"paths.logs={tmp_path}/logs",
+            "steps=[build_features,ingest]",  # listed out of order: run in the pipeline's order
+        ],
+    )
+    results = run.run(c)
+    assert list(results) == ["ingest", "build_features"]
+    assert not (out / "forecasts").exists()
