@@ -63,8 +63,26 @@ def spec_hash(kind: str, params: Mapping) -> str:
 
 def bucket(values: pd.Series, n: int) -> np.ndarray:
     """Stable partition number in ``0..n-1`` of each value (same on every machine and run)."""
-    hashed = pd.util.hash_array(values.astype(str).to_numpy(dtype=object))
-    return (hashed % np.uint64(n)).astype(np.int64)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # hash each id once
+    hashed = pd.util.hash_array(np.asarray(pd.Index(uniques).astype(str), dtype=object))
+    return (hashed % np.uint64(n)).astype(np.int64)[codes]
+
+
+def is_sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
+    """Whether ``frame`` is already in lexicographic order of ``keys`` (builders mostly return
+    sorted frames: checking costs a fraction of sorting millions of string keys)."""
+    if len(frame) < 2 or not keys:
+        return True
+    try:
+        tied = np.ones(len(frame) - 1, bool)
+        before = np.zeros(len(frame) - 1, bool)
+        for k in keys:
+            v = frame[k].to_numpy()
+            before |= tied & (v[:-1] < v[1:])
+            tied &= v[:-1] == v[1:]
+        return bool((before | tied).all())
+    except TypeError:  # missing values or mixed types: let the sort decide
+        return False
 
 
 @dataclass(frozen=True)
@@ -298,7 +316,7 @@ class FeatureStore:
     ) -> tuple[dict, list[str]]:
         (staging / table).mkdir()
         sort = [c for c in layout.sort if c in frame]
-        if sort:
+        if sort and not is_sorted(frame, sort):
             frame = frame.sort_values(sort, kind="stable", ignore_index=True)
         n = self.partitions if layout.partition_by else 1
         part = (

@@ -128,3 +128,16 @@ def test_catalog_channel_availability_matches_the_transactions(tmp_path, tables_
         rows = tx[tx[C.CHANNEL] == channel]
         recent = rows[rows[C.TS] > rows[C.TS].max() - pd.Timedelta(days=30)]
         assert channel_skus(items, channel, 30) == set(recent[C.SKU].astype(str))
+
+
+def test_sortedness_check_and_buckets_of_ids():
+    from src.features.store import is_sorted
+
+    df = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": [2, 3, 1, 1]})
+    assert is_sorted(df, ["a", "b"]) and not is_sorted(df, ["b"])
+    assert not is_sorted(df.iloc[[1, 0, 2, 3]], ["a", "b"])
+    assert not is_sorted(pd.DataFrame({"a": ["x", None, "y"]}), ["a"])  # unknown: sort
+    ids = pd.Series(["s1", "s2", "s1", "s3"] * 3)
+    b = bucket(ids, 4)
+    assert (b[ids == "s1"] == b[0]).all() and b.min() >= 0 and b.max() < 4
+    assert (bucket(ids[::-1].reset_index(drop=True), 4) == b[::-1]).all()  # order-free
