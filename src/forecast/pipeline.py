@@ -32,9 +32,13 @@ log = logging.getLogger(__name__)
 def demand(
     store: FeatureStore, features: Mapping, granularity: Mapping
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """``(panel, static, fingerprint)`` of the granularity's demand feature set."""
+    """``(panel, static, fingerprint)`` of the granularity's demand feature set, kept to its
+    ``top_n`` series (what forecasting trains on and planning plans)."""
     fs = store.get(demand_set(features, granularity["level"], granularity["freq"]))
-    return fs.read("panel"), fs.read("static"), fs.fingerprint
+    panel = select_series(fs.read("panel"), granularity.get("top_n"))
+    static = fs.read("static")
+    static = static[static[C.UNIQUE_ID].isin(panel[C.UNIQUE_ID].unique())].reset_index(drop=True)
+    return panel, static, fs.fingerprint
 
 
 def forecast_task(
@@ -45,8 +49,6 @@ def forecast_task(
     quantiles,
 ) -> ForecastTask:
     panel, static, fp = demand(store, features, granularity)
-    panel = select_series(panel, granularity.get("top_n"))
-    static = static[static[C.UNIQUE_ID].isin(panel[C.UNIQUE_ID].unique())].reset_index(drop=True)
     return ForecastTask(
         spec=spec,
         panel=panel,

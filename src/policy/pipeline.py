@@ -30,7 +30,6 @@ from src.features.sets import CatalogSet
 from src.features.store import FeatureStore, combine
 from src.features.tables import fingerprint, write_frames
 from src.forecast.pipeline import demand, model_factories
-from src.forecast.task import select_series
 from src.inventory.keys import LEVELS
 from src.inventory.stock import read_inventory
 from src.inventory.supply import read_supply_terms
@@ -65,8 +64,6 @@ def plan_inventory(
         )
     forecast = pd.read_parquet(forecast_path)
     panel, static, demand_fp = demand(store, config["features"], gran)
-    panel = select_series(panel, gran.get("top_n"))
-    static = static[static[C.UNIQUE_ID].isin(panel[C.UNIQUE_ID].unique())].reset_index(drop=True)
     catalog = store.get(CatalogSet())
     inventory = read_inventory(tables_dir)
     terms = read_supply_terms(pcfg["supply_terms"]) if pcfg.get("supply_terms") else None
