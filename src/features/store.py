@@ -177,6 +177,7 @@ class FeatureStore:
         self.on_missing = on_missing
         self.keep_versions = int(keep_versions)
         self._tables = None
+        self._fingerprints: dict[tuple, str] = {}
 
     # --- sources -----------------------------------------------------------------------------
     def _table_files(self, names: Sequence[str]) -> list[Path] | None:
@@ -188,7 +189,14 @@ class FeatureStore:
     def source_fingerprint(self, spec) -> str | None:
         """Fingerprint of the canonical tables ``spec`` is built from (None: not all there)."""
         files = self._table_files(spec.sources)
-        return fingerprint(files) if files else None
+        return self._fingerprint(files) if files else None
+
+    def _fingerprint(self, files: list[Path]) -> str:
+        """Hash of the files, computed once per state of them (sets share their sources)."""
+        stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+        if stamp not in self._fingerprints:
+            self._fingerprints[stamp] = fingerprint(files)
+        return self._fingerprints[stamp]
 
     def canonical_tables(self):
         """The canonical tables, read once per state of their files (several sets share them)."""
@@ -261,7 +269,7 @@ class FeatureStore:
                 f"{list(spec.sources)} not all found in {self.tables_dir}; run "
                 "`python -m pipelines.ingest` first"
             )
-        source_fp = fingerprint(files)
+        source_fp = self._fingerprint(files)
         t = time.perf_counter()
         frames = spec.build(self.canonical_tables())
         built = self.write(spec, frames, source_fp)
