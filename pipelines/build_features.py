@@ -12,6 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.compute import with_backend
 from src.features.build import build_features
 from src.features.report import format_features_summary
 from src.features.sets import from_config, open_store
@@ -20,6 +21,7 @@ from src.features.store import FeatureSet, FeatureSetMissing
 log = logging.getLogger(__name__)
 
 
+@with_backend
 def run(cfg: DictConfig) -> list[FeatureSet]:
     features = OmegaConf.to_container(cfg.features, resolve=True)
     store = open_store(features, cfg.paths.features, cfg.paths.tables)

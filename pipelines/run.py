@@ -21,6 +21,7 @@ from pipelines import (
     train_forecast,
     train_recsys,
 )
+from src.compute import with_backend
 from src.features.store import FeatureSetMissing
 from src.features.validation import DataValidationError
 
@@ -34,6 +35,7 @@ STEPS = [
 ]
 
 
+@with_backend
 def run(cfg: DictConfig) -> dict:
     known = [name for name, _ in STEPS]
     unknown = [s for s in cfg.steps if s not in known]

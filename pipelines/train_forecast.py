@@ -13,6 +13,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.compute import with_backend
 from src.features.sets import open_store
 from src.features.store import FeatureSetMissing
 from src.forecast.pipeline import forecast_task, train_forecasts
@@ -21,6 +22,7 @@ from src.tracking import TaskSpec
 log = logging.getLogger(__name__)
 
 
+@with_backend
 def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     store = open_store(config["features"], cfg.paths.features, cfg.paths.tables)

@@ -14,6 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from src.compute import with_backend
 from src.features.sets import open_store
 from src.features.store import FeatureSetMissing
 from src.forecast.pipeline import forecast_task
@@ -28,6 +29,7 @@ from src.tracking.tuning import tune
 log = logging.getLogger(__name__)
 
 
+@with_backend
 def run(cfg: DictConfig):
     config = OmegaConf.to_container(cfg, resolve=True)
     spec = select(config["tasks"], cfg.task, need_registry=True)

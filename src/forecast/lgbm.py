@@ -81,6 +81,10 @@ class LightGBMForecaster(Forecaster):
             "num_threads": num_threads,
             "seed": seed,
             "verbosity": -1,
+            # same data and parameters -> the same model whatever the thread count (a Dask
+            # worker and this process must agree: backend=local and backend=dask are identical)
+            "deterministic": True,
+            "force_col_wise": True,
         }
         if objective == "tweedie":
             self.params["tweedie_variance_power"] = tweedie_variance_power

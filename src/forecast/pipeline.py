@@ -61,10 +61,37 @@ def forecast_task(
     )
 
 
+# keys of composite models naming other configured models (they are built from those entries)
+COMPOSITE_REFS = ("members", "expensive", "cheap")
+
+
+def execution_entries(models: Mapping[str, Mapping], partitions: int) -> dict[str, dict]:
+    """The configured models as the backend runs them: every base model wrapped in
+    :class:`~src.forecast.partitioned.Partitioned` with its ``pool`` (default ``partition``);
+    composites (an ensemble's members, a tiered model's candidates) refer to the wrapped ones."""
+    out: dict[str, dict] = {}
+    for name, entry in models.items():
+        entry = dict(entry)
+        pool = entry.pop("pool", "partition")
+        if any(k in entry for k in COMPOSITE_REFS):
+            out[name] = entry
+            continue
+        out[f"{name}/model"] = entry
+        out[name] = {
+            "_target_": "src.forecast.partitioned.Partitioned",
+            "inner": [f"{name}/model"],
+            "pool": pool,
+            "partitions": int(partitions),
+        }
+    return out
+
+
 def model_factories(forecast_cfg: Mapping, names, freq: str, quantiles) -> dict:
-    """``{name: factory}`` of configured forecasters (each gets the task's freq and quantiles)."""
+    """``{name: factory}`` of configured forecasters (each gets the task's freq and quantiles),
+    each fitted per group of series on the current backend (:mod:`src.compute`)."""
     common = {"freq": freq, "quantiles": tuple(quantiles)}
-    return factories(names, forecast_cfg["models"], common, refs=("members",))
+    entries = execution_entries(forecast_cfg["models"], forecast_cfg.get("partitions", 1))
+    return factories(names, entries, common, refs=("inner", *COMPOSITE_REFS))
 
 
 def train_forecasts(

@@ -3,22 +3,27 @@
 ``recsys_task`` reads the interactions, customers and catalog feature sets and sets up the
 temporal holdout; ``train_recommenders`` runs every configured model through the skeleton
 (:mod:`src.tracking.experiment`), promotes by the task's rule and writes the champion's
-recommendations for every known customer to ``<output>/recommendations.parquet``.
+recommendations for every known customer to ``<output>/recommendations.parquet`` (scored per
+customer partition on the configured backend).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 
+from src.compute import current
 from src.features import columns as C
 from src.features.lifecycle import lifecycle_stages
 from src.features.sets import CatalogSet, customer_set, interaction_set
-from src.features.store import FeatureStore, combine
+from src.features.store import FeatureStore, bucket, combine
+from src.recsys.base import RANK
 from src.recsys.evaluation import holdout
 from src.recsys.rules import allowed_items
 from src.recsys.task import RecsysTask, cutoff_of
@@ -68,6 +73,37 @@ def model_factories(recsys_cfg: Mapping, names) -> dict:
     return factories(names, recsys_cfg["models"], refs=("candidates",))
 
 
+@dataclass(frozen=True)
+class CustomerSlice:
+    """One batch-scoring task: the customers of one partition (stable hash of customer_id)."""
+
+    index: int
+    ids: tuple[str, ...]
+
+    def describe(self) -> str:
+        head = ", ".join(self.ids[:5])
+        return f"customer partition {self.index} ({len(self.ids)} customers: {head} …)"
+
+
+def _recommend_slice(part: CustomerSlice, model, k: int, allowed) -> pd.DataFrame:
+    return model.recommend(list(part.ids), k, allowed=allowed)
+
+
+def recommend_all(model, customers, k: int, allowed, partitions: int) -> pd.DataFrame:
+    """Top-``k`` for every customer, scored per customer partition on the current backend
+    (:mod:`src.compute`), in the order of ``customers`` whatever the backend."""
+    ids = pd.Index([str(c) for c in customers])
+    part = bucket(ids.to_series(), max(int(partitions), 1))
+    slices = [CustomerSlice(int(p), tuple(ids[part == p])) for p in np.unique(part)]
+    out = current().map(
+        _recommend_slice, slices, label="recommend", model=model, k=k, allowed=allowed
+    )
+    recs = pd.concat(out, ignore_index=True)
+    order = pd.Series(np.arange(len(ids)), index=ids)
+    recs["_o"] = recs[C.CUSTOMER_ID].map(order)
+    return recs.sort_values(["_o", RANK], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
 def train_recommenders(
     task: RecsysTask,
     recsys_cfg: Mapping,
@@ -90,7 +126,13 @@ def train_recommenders(
     champion = mlflow.pyfunc.load_model(f"models:/{spec.registered_model}@{CHAMPION}")
     inner = champion.unwrap_python_model().model
     allowed = allowed_items(inner.items_, task.items)
-    recs = inner.recommend(list(inner.customers_), int(recsys_cfg["k"]), allowed=allowed)
+    recs = recommend_all(
+        inner,
+        list(inner.customers_),
+        int(recsys_cfg["k"]),
+        allowed,
+        recsys_cfg.get("partitions", 1),
+    )
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     path = output / "recommendations.parquet"

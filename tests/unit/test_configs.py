@@ -10,6 +10,8 @@ from hydra.utils import get_class, instantiate
 from omegaconf import OmegaConf
 
 from src.features.sets import from_config, open_store
+from src.forecast.partitioned import Partitioned
+from src.forecast.pipeline import model_factories
 from src.tracking.candidates import factories
 from src.tracking.tasks import task_specs
 from tests.helpers import REPO, compose
@@ -57,16 +59,19 @@ def test_every_data_source_names_its_adapter(data):
 def test_every_configured_model_builds():
     cfg = OmegaConf.to_container(compose("run"), resolve=True)
     forecast, recsys = cfg["forecast"], cfg["recsys"]
-    common = {"freq": "D", "quantiles": tuple(forecast["quantiles"])}
     built = {
         n: f()
-        for n, f in factories(
-            list(forecast["models"]), forecast["models"], common, ("members",)
+        for n, f in model_factories(
+            forecast, list(forecast["models"]), "D", forecast["quantiles"]
         ).items()
     }
     assert {m.name for m in built["ensemble"].members} == set(
         forecast["models"]["ensemble"]["members"]
     )
+    # every base model runs partitioned on the backend, pooled as configured
+    assert all(isinstance(m, Partitioned) for m in built["ensemble"].members)
+    assert built["lightgbm"].pool == forecast["models"]["lightgbm"]["pool"]
+    assert set(built["tiered"].expensive) == set(forecast["models"]["tiered"]["expensive"])
     for name, model in factories(
         list(recsys["models"]), recsys["models"], refs=("candidates",)
     ).items():

@@ -1,0 +1,228 @@
+"""Execution backends: ``local`` runs items one after another in this process; ``dask`` runs them
+on a dask.distributed cluster — a ``LocalCluster`` sized from config, or any running scheduler
+given by ``backend.address`` (Kubernetes, YARN, Coiled … all expose one).
+
+Dask is the engine: scheduling, data transfer, retries of failed tasks (``retries``) and the
+re-run of tasks whose worker died are Dask's; this module only chooses the engine, labels the
+work and shows progress. Work functions must be importable top-level functions (they are
+pickled by reference to the workers) taking one item plus keyword arguments shared by all
+items; results come back in the order of the items, so both backends give the same output.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm.auto import tqdm
+
+log = logging.getLogger(__name__)
+
+
+class PartitionFailed(RuntimeError):
+    """One item of a mapped step failed; the message names the item (a partition's series)."""
+
+
+def _describe(item: Any) -> str:
+    describe = getattr(item, "describe", None)
+    return describe() if callable(describe) else repr(item)[:200]
+
+
+def _run(item: Any, fn: Callable, label: str, shared: Mapping[str, Any]) -> Any:
+    """Runs on the worker: the work function, with failures naming the item they held."""
+    try:
+        return fn(item, **shared)
+    except Exception as err:
+        raise PartitionFailed(
+            f"{label} failed on {_describe(item)}: {type(err).__name__}: {err}"
+        ) from err
+
+
+class Backend:
+    name = "backend"
+    workers = 1
+
+    def __init__(self, progress: bool = True):
+        self.progress = progress
+
+    def map(self, fn: Callable, items: Sequence, *, label: str = "work", **shared) -> list:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the backend started."""
+
+    def _bar(self, total: int, label: str):
+        return tqdm(
+            total=total,
+            desc=label,
+            unit="part",
+            disable=not self.progress or total < 2,
+            mininterval=2.0,
+            leave=False,
+        )
+
+
+class LocalBackend(Backend):
+    """Today's behaviour: every item in this process, in order."""
+
+    name = "local"
+
+    def map(self, fn: Callable, items: Sequence, *, label: str = "work", **shared) -> list:
+        out = []
+        with self._bar(len(items), label) as bar:
+            for item in items:
+                out.append(_run(item, fn, label, shared))
+                bar.update()
+        return out
+
+
+class DaskBackend(Backend):
+    """dask.distributed: a ``LocalCluster`` (``n_workers`` processes of ``threads_per_worker``
+    threads, ``memory_limit`` each) when ``address`` is empty, else the scheduler at ``address``.
+    ``retries``: how often Dask re-runs a task that raised (a task on a worker that died is
+    re-run by Dask anyway)."""
+
+    name = "dask"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        n_workers: int = 2,
+        threads_per_worker: int = 1,
+        memory_limit: str | int = "6GB",
+        retries: int = 2,
+        dashboard_address: str | None = ":8787",
+        progress: bool = True,
+        **cluster_kwargs,
+    ):
+        from dask.distributed import Client, LocalCluster
+
+        super().__init__(progress)
+        self.retries = int(retries)
+        self.cluster = None
+        if address:
+            self.client = Client(address)
+            where = f"scheduler {address}"
+        else:
+            self.cluster = LocalCluster(
+                n_workers=int(n_workers),
+                threads_per_worker=int(threads_per_worker),
+                memory_limit=memory_limit,
+                processes=True,
+                dashboard_address=dashboard_address,
+                silence_logs=logging.WARNING,
+                **cluster_kwargs,
+            )
+            self.client = Client(self.cluster)
+            where = (
+                f"LocalCluster of {n_workers} workers x {threads_per_worker} thread(s), "
+                f"{memory_limit} each"
+            )
+        self.workers = max(1, len(self.client.scheduler_info().get("workers", {})))
+        link = self.client.dashboard_link if dashboard_address is not None or address else None
+        message = f"dask backend: {where}" + (f"; dashboard {link}" if link else "")
+        log.info(message)
+        print(message, flush=True)
+
+    def map(self, fn: Callable, items: Sequence, *, label: str = "work", **shared) -> list:
+        from dask.distributed import as_completed
+
+        if not items:
+            return []
+        # large shared arguments (a fitted model, a lookup table) go to the cluster once
+        shared_f = {
+            k: self.client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()
+        }
+        # the items' data travels to the workers once, not inside the task graph
+        data = self.client.scatter(list(items), hash=False)
+        futures = self.client.map(
+            _run,
+            data,
+            fn=fn,
+            label=label,
+            shared=shared_f,
+            key=[f"{label}-{i}-{id(items)}" for i in range(len(items))],
+            retries=self.retries,
+            pure=False,
+        )
+        try:
+            with self._bar(len(futures), label) as bar:
+                for _ in as_completed(futures):
+                    bar.update()
+            return self.client.gather(futures)
+        finally:
+            for f in (*futures, *data):
+                f.release()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+# --- the backend this process uses ------------------------------------------------------------
+
+_LOCAL = LocalBackend()
+_lock = threading.Lock()
+_stack: list[Backend] = []
+
+
+def current() -> Backend:
+    """The backend opened by the innermost :func:`use` / :func:`session` (else local)."""
+    return _stack[-1] if _stack else _LOCAL
+
+
+@contextmanager
+def use(backend: Backend) -> Iterator[Backend]:
+    with _lock:
+        _stack.append(backend)
+    try:
+        yield backend
+    finally:
+        with _lock:
+            _stack.remove(backend)
+
+
+def from_config(cfg: Mapping | None) -> Backend:
+    cfg = dict(cfg or {})
+    name = cfg.pop("name", "local")
+    if name == "local":
+        return LocalBackend(progress=bool(cfg.get("progress", True)))
+    if name == "dask":
+        return DaskBackend(**cfg)
+    raise ValueError(f"backend.name must be 'local' or 'dask', got {name!r}")
+
+
+@contextmanager
+def session(cfg: Mapping | None) -> Iterator[Backend]:
+    """The configured backend for the duration of a pipeline; a pipeline called from another
+    (``make run`` runs every step) reuses the backend its caller opened."""
+    if _stack:
+        yield _stack[-1]
+        return
+    backend = from_config(cfg)
+    try:
+        with use(backend):
+            yield backend
+    finally:
+        backend.close()
+
+
+def with_backend(run: Callable) -> Callable:
+    """Decorate a pipeline's ``run(cfg)``: it runs inside :func:`session` of ``cfg.backend``."""
+    import functools
+
+    @functools.wraps(run)
+    def wrapper(cfg, *args, **kwargs):
+        backend_cfg = cfg.get("backend") if hasattr(cfg, "get") else None
+        if backend_cfg is not None and not isinstance(backend_cfg, dict):
+            from omegaconf import OmegaConf
+
+            backend_cfg = OmegaConf.to_container(backend_cfg, resolve=True)
+        with session(backend_cfg):
+            return run(cfg, *args, **kwargs)
+
+    return wrapper
