@@ -98,9 +98,12 @@ class DaskBackend(Backend):
         progress: bool = True,
         **cluster_kwargs,
     ):
+        import dask
         from dask.distributed import Client, LocalCluster
 
         super().__init__(progress)
+        # partitions of series are data, and they belong in the graph (see map)
+        dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"})
         self.retries = int(retries)
         self.cluster = None
         if address:
@@ -136,11 +139,11 @@ class DaskBackend(Backend):
         shared_f = {
             k: self.client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()
         }
-        # the items' data travels to the workers once, not inside the task graph
-        data = self.client.scatter(list(items), hash=False)
+        # items travel inside the task graph (not scattered to one worker), so the scheduler can
+        # re-run a task elsewhere when its worker dies; shared arguments are replicated to all
         futures = self.client.map(
             _run,
-            data,
+            list(items),
             fn=fn,
             label=label,
             shared=shared_f,
@@ -148,14 +151,18 @@ class DaskBackend(Backend):
             retries=self.retries,
             pure=False,
         )
+        self.submitted(futures)
         try:
             with self._bar(len(futures), label) as bar:
                 for _ in as_completed(futures):
                     bar.update()
             return self.client.gather(futures)
         finally:
-            for f in (*futures, *data):
+            for f in (*futures, *shared_f.values()):
                 f.release()
+
+    def submitted(self, futures: list) -> None:
+        """Called once a step's tasks are submitted (tests inject faults here)."""
 
     def close(self) -> None:
         self.client.close()

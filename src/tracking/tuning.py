@@ -15,6 +15,7 @@ from pathlib import Path
 import mlflow
 import optuna
 
+from src.compute import current
 from src.tracking.runs import log_context
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def tune(
         int(settings["n_trials"]),
         settings.get("timeout_s"),
         tags={"task": spec.name, "model": model, **task.tags},
+        n_jobs=int(settings.get("n_jobs") or current().workers),
     )
 
 
@@ -108,15 +110,20 @@ def run_study(
     n_trials: int,
     timeout: float | None = None,
     tags: dict[str, str] | None = None,
+    n_jobs: int = 1,
 ) -> optuna.Study:
     """Run ``n_trials`` more trials under one parent MLflow run; each trial is a nested run.
 
     ``evaluate(trial)`` returns the objective; it may call ``trial.report`` and raise
-    ``optuna.TrialPruned``.
+    ``optuna.TrialPruned``. ``n_jobs`` trials run at once (threads of this process, each handing
+    its partitioned work to the backend), all against the one study.
     """
+    parent_id: list[str] = []
 
     def objective(trial: optuna.Trial) -> float:
-        with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+        with mlflow.start_run(
+            run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_id[0]
+        ):
             mlflow.set_tags(
                 {
                     "optuna_study": study.study_name,
@@ -135,9 +142,12 @@ def run_study(
             return value
 
     done_before = len(study.trials)
-    with mlflow.start_run(run_name=f"study-{study.study_name}"):
+    with mlflow.start_run(run_name=f"study-{study.study_name}") as parent:
+        parent_id.append(parent.info.run_id)
         mlflow.set_tags({"optuna_study": study.study_name, **(tags or {})})
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, gc_after_trial=True)
+        study.optimize(
+            objective, n_trials=n_trials, timeout=timeout, gc_after_trial=True, n_jobs=n_jobs
+        )
         complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if complete:
             mlflow.log_params({f"best.{k}": v for k, v in study.best_params.items()})

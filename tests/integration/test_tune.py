@@ -57,6 +57,32 @@ def test_study_resumes_and_logs_nested_trials(tables, tmp_path):
     assert {"variant", "alpha", "beta"} <= set(trials[0].data.params)
 
 
+def test_parallel_trials_share_one_study_on_a_dask_cluster(tables, tmp_path):
+    """tune.n_jobs trials at once (one per Dask worker by default), each a nested run of the one
+    study whose partitioned fits run on the cluster."""
+    from src.compute import DaskBackend, use
+
+    paths = own_store(tables, tmp_path)
+    small = ["granularity.horizon=7", "granularity.backtest_step=7", "granularity.top_n=10"]
+    backend = DaskBackend(n_workers=2, memory_limit="2GB", dashboard_address=None, progress=False)
+    try:
+        with use(backend):
+            study = tune.run(
+                compose("tune", [*paths, *small, "task=forecast", "model=tsb", "tune.n_trials=4"])
+            )
+    finally:
+        backend.close()
+    assert len(study.trials) == 4
+    runs = MlflowClient().search_runs([mlflow.get_experiment_by_name("forecast").experiment_id])
+    (parent,) = [r for r in runs if r.info.run_name.startswith("study-")]
+    trials = [r for r in runs if r.info.run_name.startswith("trial-")]
+    assert len(trials) == 4
+    assert all(t.data.tags["mlflow.parentRunId"] == parent.info.run_id for t in trials)
+    # two trials overlapped in time: they ran in parallel
+    spans = sorted((t.info.start_time, t.info.end_time) for t in trials)
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
+
+
 def test_recsys_study_runs_nested_trials(tables, tmp_path):
     paths = own_store(tables, tmp_path)
     study = tune.run(compose("tune", [*paths, "task=recsys", "model=ease", "tune.n_trials=3"]))
