@@ -59,7 +59,8 @@ class Backend:
             total=total,
             desc=label,
             unit="part",
-            disable=not self.progress or total < 2,
+            # off when asked or trivial; None: tqdm shows it on a terminal only (logs stay clean)
+            disable=True if (not self.progress or total < 2) else None,
             mininterval=2.0,
             leave=False,
         )
@@ -137,7 +138,9 @@ class DaskBackend(Backend):
             return []
         # large shared arguments (a fitted model, a lookup table) go to the cluster once
         shared_f = {
-            k: self.client.scatter(v, broadcast=True, hash=False) for k, v in shared.items()
+            # a one-element list: scatter would split a dict or list into many futures
+            k: self.client.scatter([v], broadcast=True, hash=False)[0]
+            for k, v in shared.items()
         }
         # items travel inside the task graph (not scattered to one worker), so the scheduler can
         # re-run a task elsewhere when its worker dies; shared arguments are replicated to all

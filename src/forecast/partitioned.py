@@ -42,6 +42,7 @@ from src.forecast.base import FREQ_OFFSETS, Forecaster, load_forecaster, write_c
 from src.forecast.metrics import evaluate, revenue_weights
 
 log = logging.getLogger(__name__)
+CLASS_COLUMN = "abc_class"  # a static column with the ABC class wins over the fit data's own
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ class Tiered(Forecaster):
         self.known_covariates = tuple(known_covariates)
         makes = {**self.expensive, **self.cheap}
         probes = [m() for m in makes.values()]
-        self.uses_static = any(p.uses_static for p in probes)
+        self.uses_static = True  # reads abc_class from the statics when they carry it
         self.uses_future_covariates = any(p.uses_future_covariates for p in probes)
         self.models_: dict[str, Forecaster] = {}
         self.choice_: dict[str, str] = {}
@@ -280,6 +281,10 @@ class Tiered(Forecaster):
     # --- fit / predict --------------------------------------------------------------------
     def fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Tiered:
         classes = self.classes(panel)
+        if static_df is not None and CLASS_COLUMN in static_df:
+            # classes decided over the whole brand (a partition's own shares would differ)
+            given = static_df.drop_duplicates(C.UNIQUE_ID).set_index(C.UNIQUE_ID)[CLASS_COLUMN]
+            classes = given.reindex(classes.index).fillna(classes)
         self.classes_ = classes
         self.choice_ = self._validate(panel, static_df, classes)
         self.models_ = {}

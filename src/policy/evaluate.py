@@ -26,14 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from src.compute import current
 from src.features import columns as C
+from src.features.store import bucket
 from src.forecast.backtest import refit_forecasts
 from src.forecast.base import Forecaster, to_wide
 from src.policy.classify import class_service_levels, cost_service_levels
 from src.policy.demand import forecast_arrays, horizon_needed
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.policies import normal_level, protection_moments
-from src.policy.simulate import Plan, SimResult, SimSettings, simulate
+from src.policy.simulate import Plan, SimResult, SimSettings, merge, simulate
 
 TYPES = ("forecast", "days_of_supply", "normal")
 KPI_COLUMNS = [  # what a simulated policy is judged by (tables, MLflow metrics, reports)
@@ -307,7 +309,61 @@ def simulate_history(
         lead_time_std=spec.lead_time_std,
         seed=spec.seed,
     )
-    res = compare(
-        scfg["policies"], hist, fc, spec, settings, classes, pcfg["service_level"]["targets"]
+    groups = split_history(hist, fc, classes, int(scfg.get("partitions", 1)))
+    parts = current().map(
+        _simulate_group,
+        groups,
+        label="simulate policies",
+        policies=scfg["policies"],
+        spec=spec,
+        settings=settings,
+        targets=pcfg["service_level"]["targets"],
     )
+    res = {name: merge([p[name] for p in parts]) for name in parts[0]}
     return kpi_table(res), res, hist.dates[hist.start : hist.start + days]
+
+
+@dataclass(frozen=True)
+class SimGroup:
+    """The policies' replay of one group of series (a partition), with its own forecasts."""
+
+    index: int
+    history: History
+    forecasts: dict[int, OriginForecast]
+    classes: pd.DataFrame | None
+
+    def describe(self) -> str:
+        ids = self.history.ids
+        head = ", ".join(map(str, ids[:5]))
+        return f"simulation group {self.index} ({len(ids)} series: {head} …)"
+
+
+def split_history(
+    hist: History,
+    forecasts: Mapping[int, OriginForecast],
+    classes: pd.DataFrame | None,
+    partitions: int,
+) -> list[SimGroup]:
+    """The simulation's inputs split into groups of whole series by the feature store's hash."""
+    group = bucket(pd.Series(hist.ids), max(partitions, 1))
+    out = []
+    for k in np.unique(group):
+        m = group == k
+        h = History(
+            hist.ids[m],
+            hist.dates,
+            hist.y[m],
+            hist.start,
+            hist.days,
+            hist.unit_value[m],
+            hist.lead_time[m],
+            hist.review_period,
+        )
+        f = {r: OriginForecast(o.mean[m], o.quantiles[m], o.levels) for r, o in forecasts.items()}
+        c = None if classes is None else classes[classes[C.UNIQUE_ID].isin(set(h.ids))]
+        out.append(SimGroup(int(k), h, f, c))
+    return out
+
+
+def _simulate_group(group: SimGroup, policies, spec, settings, targets) -> dict[str, SimResult]:
+    return compare(policies, group.history, group.forecasts, spec, settings, group.classes, targets)

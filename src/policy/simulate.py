@@ -183,26 +183,10 @@ def _summarise(demand, trace, value, start, received, orders, settings, ids) -> 
             "end_units": trace["on_hand"][:, -1],
         }
     )
-    total_sold_value = sold_value_day.sum()
-    kpis = {
-        "fill_rate": float(served.sum() / dem.sum()) if dem.sum() > 0 else 1.0,
-        "value_fill_rate": float((served * value).sum() / (dem * value).sum())
-        if dem.sum() > 0
-        else 1.0,
-        "cycle_service_level": float(1.0 - cycles.mean()),
-        "avg_on_hand_units": float(oh_units.sum()),
-        "avg_on_hand_value": float(oh_value.sum()),
-        "days_of_cover": float(oh_value.sum() / total_sold_value)
-        if total_sold_value > 0
-        else float("inf"),
-        "stockout_days": int(stockout_days.sum()),
-        "stockout_day_share": float(stockout_days.sum() / (n * t_days)),
-        "orders_placed": int(orders.sum()),
-        "units_demanded": float(dem.sum()),
-        "units_lost": float(trace["lost"].sum()),
-        "series": int(n),
-        "days": int(t_days),
-    }
+    per_series["unit_value"] = value
+    per_series["sold_value_day"] = sold_value_day
+    per_series["lost_units"] = trace["lost"].sum(axis=1)
+    kpis = kpis_of(per_series, t_days)
     daily = pd.DataFrame(
         {
             "day": np.arange(t_days),
@@ -213,3 +197,39 @@ def _summarise(demand, trace, value, start, received, orders, settings, ids) -> 
         }
     )
     return SimResult(kpis=kpis, per_series=per_series, daily=daily)
+
+
+def kpis_of(per_series: pd.DataFrame, t_days: int) -> dict:
+    """The policy's KPIs from its per-series results (so results of partitions merge exactly
+    as one simulation of all series would summarise)."""
+    p = per_series
+    dem, served, value = p["demand"], p["served"], p["unit_value"]
+    sold = p["sold_value_day"].sum()
+    n = len(p)
+    return {
+        "fill_rate": float(served.sum() / dem.sum()) if dem.sum() > 0 else 1.0,
+        "value_fill_rate": float((served * value).sum() / (dem * value).sum())
+        if dem.sum() > 0
+        else 1.0,
+        # every series has the same number of review cycles: the mean of means is the mean
+        "cycle_service_level": float(p["cycle_service_level"].mean()) if n else 1.0,
+        "avg_on_hand_units": float(p["avg_on_hand_units"].sum()),
+        "avg_on_hand_value": float(p["avg_on_hand_value"].sum()),
+        "days_of_cover": float(p["avg_on_hand_value"].sum() / sold) if sold > 0 else float("inf"),
+        "stockout_days": int(p["stockout_days"].sum()),
+        "stockout_day_share": float(p["stockout_days"].sum() / max(n * t_days, 1)),
+        "orders_placed": int(p["orders_placed"].sum()),
+        "units_demanded": float(dem.sum()),
+        "units_lost": float(p["lost_units"].sum()),
+        "series": int(n),
+        "days": int(t_days),
+    }
+
+
+def merge(results: list[SimResult]) -> SimResult:
+    """One policy's results on disjoint groups of series, as one result."""
+    per_series = pd.concat([r.per_series for r in results], ignore_index=True)
+    daily = pd.concat([r.daily for r in results]).groupby("day", as_index=False).sum()
+    kpis = kpis_of(per_series, int(results[0].kpis["days"]))
+    extra = {k: v for k, v in results[0].kpis.items() if k not in kpis}
+    return SimResult(kpis={**kpis, **extra}, per_series=per_series, daily=daily)
