@@ -11,7 +11,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale lock clean
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -109,6 +109,9 @@ bench-serving: $(STAMP) ## load test of both services vs a trivial BentoML echo 
 
 bench-scale: $(STAMP) ## brands of 1x/4x/16x x 10,000 series, partition by partition, backend=local vs dask (ARGS="--sizes 1 4")
 	$(PY) -m benchmarks.bench_scale $(ARGS)
+
+bench-pools: $(STAMP) ## LightGBM pooled as one model / per partition / per category group, local vs dask (after make run)
+	$(PY) -m benchmarks.bench_pools $(ARGS)
 
 bench-review: $(STAMP) ## bootstrap calibration (false positives, power) and compare timings
 	$(PY) -m benchmarks.bench_review $(ARGS)

@@ -84,6 +84,15 @@ def _rows_of(frame: pd.DataFrame | None, group_of_id: pd.Series) -> dict[int, pd
     }
 
 
+def revenue_classes(panel: pd.DataFrame, abc: Mapping[str, float], lookback_days: int = 365):
+    """ABC class per series by revenue (units x price, else units) over ``lookback_days``."""
+    recent = panel[panel[C.DS] > panel[C.DS].max() - pd.Timedelta(days=lookback_days)]
+    value = recent[C.Y] * recent.get(C.PRICE, 1.0)
+    revenue = value.groupby(recent[C.UNIQUE_ID], observed=True).sum()
+    ids = pd.Index(pd.unique(panel[C.UNIQUE_ID]))
+    return abc_classes(revenue.reindex(ids, fill_value=0.0), abc)
+
+
 class Partitioned(Forecaster):
     def __init__(
         self,
@@ -205,12 +214,7 @@ class Tiered(Forecaster):
 
     # --- segments -----------------------------------------------------------------------------
     def classes(self, panel: pd.DataFrame) -> pd.Series:
-        """ABC class per series by revenue (units x price, else units) over ``lookback_days``."""
-        recent = panel[panel[C.DS] > panel[C.DS].max() - pd.Timedelta(days=self.lookback_days)]
-        value = recent[C.Y] * recent.get(C.PRICE, 1.0)
-        revenue = value.groupby(recent[C.UNIQUE_ID], observed=True).sum()
-        ids = pd.Index(pd.unique(panel[C.UNIQUE_ID]))
-        return abc_classes(revenue.reindex(ids, fill_value=0.0), self.abc)
+        return revenue_classes(panel, self.abc, self.lookback_days)
 
     def candidates(self, cls: str) -> list[str]:
         return [*self.expensive, *self.cheap] if cls in self.top else list(self.cheap)

@@ -21,7 +21,7 @@ named ``name[key=value]``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -309,13 +309,15 @@ def simulate_history(
         lead_time_std=spec.lead_time_std,
         seed=spec.seed,
     )
+    # the replay re-plans every series on every review day: its own Monte-Carlo budget
+    sim_spec = replace(spec, draws=int(scfg.get("draws") or spec.draws))
     groups = split_history(hist, fc, classes, int(scfg.get("partitions", 1)))
     parts = current().map(
         _simulate_group,
         groups,
         label="simulate policies",
         policies=scfg["policies"],
-        spec=spec,
+        spec=sim_spec,
         settings=settings,
         targets=pcfg["service_level"]["targets"],
     )

@@ -23,7 +23,7 @@ from src.policy.policies import (
     protection_moments,
     round_to_pack,
 )
-from src.policy.simulate import Plan, SimSettings, simulate
+from src.policy.simulate import Plan, SimSettings, merge, simulate
 
 LEVELS = np.array([0.005, 0.025, 0.165, 0.25, 0.5, 0.75, 0.835, 0.975, 0.995])
 
@@ -372,3 +372,24 @@ def test_review_day_forecasts_never_see_the_review_day():
     assert seen == [r - pd.Timedelta(days=1) for r in reviews]  # data up to the eve only
     assert sorted(fc) == list(hist.review_days)
     assert all(f.mean.shape == (3, 14) for f in fc.values())
+
+
+def test_partition_results_merge_to_the_whole():
+    """The replay of disjoint groups of series, merged, summarises like one replay of all."""
+    rng = np.random.default_rng(3)
+    n, days = 40, 56
+    demand = rng.poisson(rng.uniform(0, 6, size=(n, 1)), size=(n, days)).astype(float)
+    updates = np.arange(0, days, 7)
+    S = rng.uniform(0, 60, size=(len(updates), n))
+    value = rng.uniform(1, 20, n)
+    cfg = SimSettings(lead_time=4, lost_sales=True)
+    whole = simulate(demand, Plan("RS", S, updates), cfg, value, ids=np.arange(n))
+    idx = [np.arange(0, n, 3), np.setdiff1d(np.arange(n), np.arange(0, n, 3))]
+    parts = [
+        simulate(demand[i], Plan("RS", S[:, i], updates), cfg, value[i], ids=np.arange(n)[i])
+        for i in idx
+    ]
+    merged = merge(parts)
+    for k, v in whole.kpis.items():
+        assert merged.kpis[k] == pytest.approx(v, rel=1e-12), k
+    pd.testing.assert_frame_equal(merged.daily, whole.daily, check_exact=False, rtol=1e-12)
