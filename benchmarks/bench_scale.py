@@ -303,23 +303,21 @@ def run_brand(size: int, backend_name: str, args) -> dict:
         )
     )
     steps, tasks = {}, []
+
+    def step(name, fn, **shared) -> list:
+        t = time.perf_counter()
+        res = backend.map(fn, parts, label=f"{name} x{size}", **shared)
+        steps[name] = time.perf_counter() - t
+        tasks.extend({"step": name, **{k: r[k] for k in ("cpu_s", "rss_mb", "pid")}} for r in res)
+        print(f"  x{size} {backend_name} {name}: {steps[name]:.1f} s", flush=True)
+        return res
+
     t_all, cpu0 = time.perf_counter(), time.process_time()
     try:
         with use(backend):
-            for name, fn, shared in [
-                ("generate", generate, {}),
-                ("ingest", ingest, {}),
-                ("features", features, {}),
-            ]:
-                t = time.perf_counter()
-                res = backend.map(fn, parts, label=f"{name} x{size}", **shared)
-                steps[name] = time.perf_counter() - t
-                tasks += [
-                    {"step": name, **{k: r[k] for k in ("cpu_s", "rss_mb", "pid")}} for r in res
-                ]
-                print(f"  x{size} {backend_name} {name}: {steps[name]:.1f} s", flush=True)
-                if name == "features":
-                    feat = res
+            step("generate", generate)
+            step("ingest", ingest)
+            feat = step("features", features)
             t = time.perf_counter()
             from src.features.classes import abc_classes
 
@@ -330,13 +328,7 @@ def run_brand(size: int, backend_name: str, args) -> dict:
                 ("forecasts", forecast, {"forecast_cfg": forecast_cfg, "classes": classes}),
                 ("plan", plan, {"policy_cfg": policy_cfg, "locations": locations}),
             ]:
-                t = time.perf_counter()
-                res = backend.map(fn, parts, label=f"{name} x{size}", **shared)
-                steps[name] = time.perf_counter() - t
-                tasks += [
-                    {"step": name, **{k: r[k] for k in ("cpu_s", "rss_mb", "pid")}} for r in res
-                ]
-                print(f"  x{size} {backend_name} {name}: {steps[name]:.1f} s", flush=True)
+                res = step(name, fn, **shared)
                 if name == "forecasts":
                     choices = (
                         pd.DataFrame([r["choice"] for r in res])
@@ -445,7 +437,7 @@ def main() -> None:
     ap.add_argument("--locations", type=int, default=10)
     ap.add_argument("--days", type=int, default=730)
     ap.add_argument("--seed", type=int, default=12)
-    ap.add_argument("--series-per-partition", type=int, default=2500)
+    ap.add_argument("--series-per-partition", type=int, default=1000)
     ap.add_argument("--min-partitions", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--memory-limit", default="6GB")

@@ -41,6 +41,10 @@ def _run(item: Any, fn: Callable, label: str, shared: Mapping[str, Any]) -> Any:
         ) from err
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 class Backend:
     name = "backend"
     workers = 1
@@ -136,10 +140,11 @@ class DaskBackend(Backend):
 
         if not items:
             return []
-        # large shared arguments (a fitted model, a lookup table) go to the cluster once
+        # shared arguments (a fitted model, a lookup table) go to the cluster once, as the result
+        # of a task rather than scattered data: if every worker holding it dies, Dask recomputes
+        # it from the graph instead of failing the step
         shared_f = {
-            # a one-element list: scatter would split a dict or list into many futures
-            k: self.client.scatter([v], broadcast=True, hash=False)[0]
+            k: self.client.submit(_identity, v, key=f"{label}-{k}-{id(items)}", pure=False)
             for k, v in shared.items()
         }
         # items travel inside the task graph (not scattered to one worker), so the scheduler can

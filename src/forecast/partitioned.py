@@ -93,7 +93,29 @@ def revenue_classes(panel: pd.DataFrame, abc: Mapping[str, float], lookback_days
     return abc_classes(revenue.reindex(ids, fill_value=0.0), abc)
 
 
-class Partitioned(Forecaster):
+class _Composite(Forecaster):
+    """A forecaster made of fitted sub-models (``models_``): it overrides ``fit`` and
+    ``predict``, and saves every sub-model in its own folder."""
+
+    models_: dict
+
+    def _fit(self, panel, static_df) -> None:  # pragma: no cover - fit is overridden
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        return _save_composite(self, path, "models_")
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return _load_composite(path, "models_")
+
+
+def _stack(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values([C.UNIQUE_ID, C.DS], kind="stable").reset_index(drop=True)
+
+
+class Partitioned(_Composite):
     def __init__(
         self,
         inner: Mapping[str, Callable[[], Forecaster]],
@@ -163,21 +185,10 @@ class Partitioned(Forecaster):
             for k, m in sorted(self.models_.items())
         ]
         parts = current().map(_predict_group, work, label=f"forecast {self.name}", h=h)
-        out = pd.concat(parts, ignore_index=True)
-        return out.sort_values([C.UNIQUE_ID, C.DS], kind="stable").reset_index(drop=True)
-
-    def _fit(self, panel, static_df) -> None:  # pragma: no cover - fit is overridden
-        raise NotImplementedError
-
-    def save(self, path: str | Path) -> Path:
-        return _save_composite(self, path, "models_")
-
-    @classmethod
-    def load(cls, path: str | Path) -> Partitioned:
-        return _load_composite(path, "models_")
+        return _stack(parts)
 
 
-class Tiered(Forecaster):
+class Tiered(_Composite):
     """Expensive candidates on the ``top`` ABC classes, cheap ones everywhere, the best per class
     on a validation window at the end of the fit data; the winners are refitted on all of it."""
 
@@ -313,18 +324,7 @@ class Tiered(Forecaster):
                 else None
             )
             parts.append(model.predict(h, fut).assign(model=self.name))
-        out = pd.concat(parts, ignore_index=True)
-        return out.sort_values([C.UNIQUE_ID, C.DS], kind="stable").reset_index(drop=True)
-
-    def _fit(self, panel, static_df) -> None:  # pragma: no cover - fit is overridden
-        raise NotImplementedError
-
-    def save(self, path: str | Path) -> Path:
-        return _save_composite(self, path, "models_")
-
-    @classmethod
-    def load(cls, path: str | Path) -> Tiered:
-        return _load_composite(path, "models_")
+        return _stack(parts)
 
 
 def _save_composite(model: Forecaster, path: str | Path, attr: str) -> Path:
