@@ -147,6 +147,8 @@ class DaskBackend(Backend):
             k: self.client.submit(_identity, v, key=f"{label}-{k}-{id(items)}", pure=False)
             for k, v in shared.items()
         }
+        if shared_f:  # on every worker: else the scheduler runs every task where the copy is
+            self.client.replicate(list(shared_f.values()))
         # items travel inside the task graph (not scattered to one worker), so the scheduler can
         # re-run a task elsewhere when its worker dies; shared arguments are replicated to all
         futures = self.client.map(
