@@ -436,6 +436,7 @@ def plot(results: list[dict], path: Path) -> None:
             ax[0].plot(x, [r["cpu_ms_per_series"] for r in rs], "o-", label=b)
             ax[1].plot(x, [r["wall_s"] / 60 for r in rs], "o-", label=b)
     ax[0].set(xscale="log", xlabel="series", ylabel="CPU ms per series", title="cost per series")
+    ax[0].set_ylim(bottom=0)
     ax[1].set(xscale="log", yscale="log", xlabel="series", ylabel="wall minutes", title="wall time")
     for a in ax:
         a.legend()
@@ -489,13 +490,15 @@ def main() -> None:
             out.write_text(json.dumps(doc, indent=2, default=str))
     allr = json.loads(out.read_text())["results"]
     plot(allr, out.with_suffix(".png"))
+    if not args.no_doc:
+        shutil.copyfile(out.with_suffix(".png"), REPO / "docs" / "img" / "bench_scale.png")
     text = table(allr)
     print(text)
     if not args.no_doc:
         write_section(
             "bench-scale",
             text
-            + "\n\nPlot: `benchmarks/out/bench_scale.png`. Raw: `benchmarks/out/bench_scale.json`.",
+            + "\n\n![cost vs size](img/bench_scale.png)\n\nRaw: `benchmarks/out/bench_scale.json`.",
             "## Scale-out (`make bench-scale`)",
         )
 
