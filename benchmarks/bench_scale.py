@@ -41,6 +41,7 @@ from omegaconf import OmegaConf
 from benchmarks.report import write_section
 from src.compute import DaskBackend, LocalBackend, use
 from src.features import columns as C
+from src.features.classes import series_revenue
 from src.features.panel import PanelSpec, demand_panel, future_calendar
 from src.features.store import bucket
 from src.features.validation import schema_failures, transactions_schema
@@ -219,8 +220,7 @@ def features(part: Part) -> dict:
     panel, static = demand_panel(tx, products, spec)
     panel.to_parquet(part.path("panel"), index=False)
     static.to_parquet(part.path("static"), index=False)
-    recent = panel[panel[C.DS] > panel[C.DS].max() - pd.Timedelta(days=365)]
-    revenue = (recent[C.Y] * recent[C.PRICE]).groupby(recent[C.UNIQUE_ID], observed=True).sum()
+    revenue = series_revenue(panel, 365)
     return {
         "series": int(panel[C.UNIQUE_ID].nunique()),
         "rows": len(panel),

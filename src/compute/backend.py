@@ -11,8 +11,10 @@ items; results come back in the order of the items, so both backends give the sa
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +26,13 @@ log = logging.getLogger(__name__)
 
 class PartitionFailed(RuntimeError):
     """One item of a mapped step failed; the message names the item (a partition's series)."""
+
+
+def describe_ids(what: str, ids: Sequence, unit: str = "series") -> str:
+    """``group 3 (612 series: 20685, 21034, … (+607))`` — how a failed item names its data."""
+    head = ", ".join(map(str, ids[:5]))
+    more = f" … (+{len(ids) - 5})" if len(ids) > 5 else ""
+    return f"{what} ({len(ids)} {unit}: {head}{more})"
 
 
 def _describe(item: Any) -> str:
@@ -45,17 +54,18 @@ def _identity(value: Any) -> Any:
     return value
 
 
-class Backend:
+class Backend(ABC):
     name = "backend"
     workers = 1
 
     def __init__(self, progress: bool = True):
         self.progress = progress
 
+    @abstractmethod
     def map(self, fn: Callable, items: Sequence, *, label: str = "work", **shared) -> list:
-        raise NotImplementedError
+        """``[fn(item, **shared) for item in items]``, wherever the backend runs them."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - nothing to release unless a backend started something
         """Release what the backend started."""
 
     def _bar(self, total: int, label: str):
@@ -230,7 +240,6 @@ def session(cfg: Mapping | None) -> Iterator[Backend]:
 
 def with_backend(run: Callable) -> Callable:
     """Decorate a pipeline's ``run(cfg)``: it runs inside :func:`session` of ``cfg.backend``."""
-    import functools
 
     @functools.wraps(run)
     def wrapper(cfg, *args, **kwargs):

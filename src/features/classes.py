@@ -15,6 +15,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from src.features import columns as C
+
 
 def abc_classes(revenue: pd.Series, thresholds: Mapping[str, float]) -> pd.Series:
     """ABC class per index entry from revenue; ``thresholds`` like ``{A: 0.8, B: 0.95}``."""
@@ -38,3 +40,11 @@ def xyz_classes(cv: pd.Series, thresholds: Mapping[str, float]) -> pd.Series:
     v = cv.to_numpy(float)
     cls = np.where(~np.isfinite(v), "Z", np.where(v <= x, "X", np.where(v <= y, "Y", "Z")))
     return pd.Series(cls, index=cv.index, name="xyz_class")
+
+
+def series_revenue(panel: pd.DataFrame, days: int = 365) -> pd.Series:
+    """Revenue per series (units x price, or units without a price) over the panel's last
+    ``days`` — what ABC classes, tiers and ``top_n`` rank series by."""
+    recent = panel[panel[C.DS] > panel[C.DS].max() - pd.Timedelta(days=days)]
+    value = recent[C.Y] * recent.get(C.PRICE, 1.0)
+    return value.groupby(recent[C.UNIQUE_ID], observed=True).sum()

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from src.compute import current
+from src.compute import current, describe_ids
 from src.features import columns as C
-from src.features.classes import abc_classes
+from src.features.classes import abc_classes, series_revenue
 from src.features.store import bucket
 from src.forecast.base import FREQ_OFFSETS, Forecaster, load_forecaster, write_class
 from src.forecast.metrics import evaluate, revenue_weights
@@ -56,9 +56,7 @@ class SeriesGroup:
     future: pd.DataFrame | None = None
 
     def describe(self) -> str:
-        head = ", ".join(map(str, self.ids[:5]))
-        more = f" … (+{len(self.ids) - 5})" if len(self.ids) > 5 else ""
-        return f"group {self.index} ({len(self.ids)} series: {head}{more})"
+        return describe_ids(f"group {self.index}", self.ids)
 
 
 def _fit_group(group: SeriesGroup, make: Callable[[], Forecaster]) -> Forecaster:
@@ -86,9 +84,7 @@ def _rows_of(frame: pd.DataFrame | None, group_of_id: pd.Series) -> dict[int, pd
 
 def revenue_classes(panel: pd.DataFrame, abc: Mapping[str, float], lookback_days: int = 365):
     """ABC class per series by revenue (units x price, else units) over ``lookback_days``."""
-    recent = panel[panel[C.DS] > panel[C.DS].max() - pd.Timedelta(days=lookback_days)]
-    value = recent[C.Y] * recent.get(C.PRICE, 1.0)
-    revenue = value.groupby(recent[C.UNIQUE_ID], observed=True).sum()
+    revenue = series_revenue(panel, lookback_days)
     ids = pd.Index(pd.unique(panel[C.UNIQUE_ID]))
     return abc_classes(revenue.reindex(ids, fill_value=0.0), abc)
 
@@ -126,7 +122,7 @@ class Partitioned(_Composite):
     ):
         if len(inner) != 1:
             raise ValueError("Partitioned wraps exactly one model")
-        ((inner_name, make),) = inner.items()
+        ((_, make),) = inner.items()
         probe = make()
         super().__init__(probe.quantiles if quantiles is None else quantiles, freq)
         if int(partitions) < 1:
@@ -209,15 +205,13 @@ class Tiered(_Composite):
         if not cheap:
             raise ValueError("tiered: name at least one cheap model (it covers every class)")
         self.expensive, self.cheap = dict(expensive), dict(cheap)
-        probe = next(iter(self.cheap.values()))()
-        super().__init__(probe.quantiles if quantiles is None else quantiles, freq)
+        probes = [make() for make in {**self.expensive, **self.cheap}.values()]
+        super().__init__(probes[-1].quantiles if quantiles is None else quantiles, freq)
         self.top = tuple(top)
         self.abc = dict(abc or {"A": 0.8, "B": 0.95})
         self.lookback_days = int(lookback_days)
         self.validation = int(validation)
         self.known_covariates = tuple(known_covariates)
-        makes = {**self.expensive, **self.cheap}
-        probes = [m() for m in makes.values()]
         self.uses_static = True  # reads abc_class from the statics when they carry it
         self.uses_future_covariates = any(p.uses_future_covariates for p in probes)
         self.models_: dict[str, Forecaster] = {}

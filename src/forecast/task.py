@@ -25,6 +25,7 @@ from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
 from src.features import columns as C
+from src.features.classes import series_revenue
 from src.features.panel import future_calendar
 from src.forecast import plots
 from src.forecast.backtest import BacktestSpec, backtest, known_future
@@ -158,9 +159,7 @@ def select_series(panel: pd.DataFrame, top_n: int | None, days: int = 365) -> pd
     """The ``top_n`` series by revenue (units x price, or units) over the last ``days``."""
     if not top_n:
         return panel
-    recent = panel[panel[C.DS] > panel[C.DS].max() - pd.Timedelta(days=days)]
-    value = recent[C.Y] * recent.get(C.PRICE, 1.0)
-    top = value.groupby(recent[C.UNIQUE_ID]).sum().nlargest(top_n).index
+    top = series_revenue(panel, days).nlargest(top_n).index
     return panel[panel[C.UNIQUE_ID].isin(top)].reset_index(drop=True)
 
 

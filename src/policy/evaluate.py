@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from src.compute import current
+from src.compute import current, describe_ids
 from src.features import columns as C
 from src.features.store import bucket
 from src.forecast.backtest import refit_forecasts
@@ -335,9 +335,7 @@ class SimGroup:
     classes: pd.DataFrame | None
 
     def describe(self) -> str:
-        ids = self.history.ids
-        head = ", ".join(map(str, ids[:5]))
-        return f"simulation group {self.index} ({len(ids)} series: {head} …)"
+        return describe_ids(f"simulation group {self.index}", self.history.ids)
 
 
 def split_history(

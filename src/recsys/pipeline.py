@@ -18,7 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from src.compute import current
+from src.compute import current, describe_ids
 from src.features import columns as C
 from src.features.lifecycle import lifecycle_stages
 from src.features.sets import CatalogSet, customer_set, interaction_set
@@ -81,8 +81,7 @@ class CustomerSlice:
     ids: tuple[str, ...]
 
     def describe(self) -> str:
-        head = ", ".join(self.ids[:5])
-        return f"customer partition {self.index} ({len(self.ids)} customers: {head} …)"
+        return describe_ids(f"customer partition {self.index}", self.ids, "customers")
 
 
 def _recommend_slice(part: CustomerSlice, model, k: int, allowed) -> pd.DataFrame:
