@@ -70,6 +70,9 @@ class IngestOptions:
     default_country_code: str = "44"
     lead_time_days: float = 7.0
     min_skus_per_category: int = 10
+    # transactions with more rows than this are written as a folder of SKU partitions of about
+    # this many rows each (tables.write_frames); None or 0: always one file
+    partition_rows: int | None = 5_000_000
 
     @property
     def max_ts(self) -> pd.Timestamp:
@@ -81,6 +84,7 @@ class IngestResult:
     tables: CanonicalTables
     rejects: pd.DataFrame
     report: dict = field(default_factory=dict)
+    options: IngestOptions | None = None
 
 
 def canonical_inventory(
@@ -183,7 +187,7 @@ def ingest(
     paths = [s.path for s in sources] + ([inventory.path] if inventory is not None else [])
     files = [p for p in paths if p.is_file()]
     report = build_report(tables, frame, rejects.counts_in, fingerprint(files) if files else None)
-    return IngestResult(tables=tables, rejects=frame, report=report)
+    return IngestResult(tables=tables, rejects=frame, report=report, options=options)
 
 
 def build_report(
@@ -232,10 +236,22 @@ def build_report(
 
 
 def write_ingest(result: IngestResult, output: str | Path) -> Path:
-    """Tables as Parquet, ``rejects.csv`` (one row per rejected source row), ``ingest_report.json``."""
+    """Tables as Parquet, ``rejects.csv`` (one row per rejected source row), ``ingest_report.json``.
+
+    Transactions above ``options.partition_rows`` rows become a folder of SKU partitions, which
+    the feature store builds demand panels from one partition per task."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     frames = result.tables.frames()
+    partition_rows = result.options.partition_rows if result.options is not None else None
+    n = len(result.tables.transactions)
+    if partition_rows and n > partition_rows:
+        log.info(
+            "transactions: %d rows > ingest.partition_rows=%d: written as %d SKU partitions",
+            n,
+            partition_rows,
+            -(-n // partition_rows),
+        )
     write_frames(
         output,
         frames,
@@ -243,5 +259,6 @@ def write_ingest(result: IngestResult, output: str | Path) -> Path:
             "rejects.csv": result.rejects.to_csv(index=False),
             "ingest_report.json": json.dumps(result.report, indent=2, default=str),
         },
+        partition_rows=partition_rows,
     )
     return output

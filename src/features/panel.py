@@ -71,7 +71,9 @@ def calendar_features(ds: pd.Series, freq: str, holiday_country: str | None) -> 
     if freq == "D":
         cal["dow"] = uniq.dt.dayofweek.astype("int8")
         cal["day"] = uniq.dt.day.astype("int8")
-    if holiday_country:
+    if holiday_country and uniq.empty:  # an empty partition of a partitioned build
+        cal["holiday"] = pd.Series(dtype="int8")
+    elif holiday_country:
         years = range(uniq.min().year, uniq.max().year + 2)
         days = pd.DatetimeIndex(
             list(holidays_lib.country_holidays(holiday_country, years=years).keys())
@@ -109,12 +111,10 @@ def kept_share(transactions: pd.DataFrame, sales: pd.DataFrame, days: float) -> 
     return frac.reindex(key).fillna(1.0).to_numpy(float)
 
 
-def demand_panel(
-    transactions: pd.DataFrame,
-    products: pd.DataFrame,
-    spec: PanelSpec,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Build ``(panel, static_df)`` for ``spec`` from canonical transactions and products."""
+def demand_lines(
+    transactions: pd.DataFrame, products: pd.DataFrame, spec: PanelSpec
+) -> pd.DataFrame:
+    """The transaction lines that count as demand for ``spec`` (merchandise, sales)."""
     tx = transactions
     if spec.merchandise_only:
         merch = products.loc[products[C.IS_MERCHANDISE], C.SKU]
@@ -123,6 +123,35 @@ def demand_panel(
     tx = tx[tx[C.LINE_TYPE].isin(wanted)]
     if not spec.include_returns:
         tx = tx[tx[C.QTY] > 0]
+    return tx
+
+
+def panel_bounds(
+    transactions: pd.DataFrame, products: pd.DataFrame, spec: PanelSpec
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last period of ``spec``'s panel over these transactions (None: no demand).
+
+    A panel built one partition at a time takes the bounds over all partitions, so every
+    partition shares the grid the whole table would have had."""
+    ts = demand_lines(transactions, products, spec)[C.TS]
+    if ts.empty:
+        return None
+    ds = period_start(pd.Series([ts.min(), ts.max()]), spec.freq)
+    return ds.iat[0], ds.iat[1]
+
+
+def demand_panel(
+    transactions: pd.DataFrame,
+    products: pd.DataFrame,
+    spec: PanelSpec,
+    bounds: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Build ``(panel, static_df)`` for ``spec`` from canonical transactions and products.
+
+    ``bounds``: the panel's first and last period when ``transactions`` is one partition of a
+    larger table (see :func:`panel_bounds`); by default they come from ``transactions``.
+    """
+    tx = demand_lines(transactions, products, spec)
     keys = LEVELS[spec.level]
     cols = [C.TS, C.SKU, C.LOCATION_ID, C.QTY, C.UNIT_PRICE, C.PROMO]
     frame = tx[cols].copy()
@@ -143,8 +172,9 @@ def demand_panel(
     agg = agg.reset_index()
 
     # zero-fill on a common period grid, vectorised
-    last = pd.Timestamp(spec.end) if spec.end else frame[C.DS].max()
-    first = frame[C.DS].min()
+    first, last = bounds if bounds is not None else (frame[C.DS].min(), frame[C.DS].max())
+    if spec.end:
+        last = pd.Timestamp(spec.end)
     grid = pd.period_range(first, last, freq=FREQS[spec.freq]).start_time
     ids, id_codes = np.unique(agg[C.UNIQUE_ID].to_numpy(dtype=object), return_inverse=True)
     period_codes = grid.get_indexer(agg[C.DS])

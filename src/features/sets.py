@@ -25,7 +25,7 @@ import pandas as pd
 from src.features import columns as C
 from src.features.interactions import ORDER, interactions
 from src.features.lifecycle import rfm
-from src.features.panel import PanelSpec, demand_panel
+from src.features.panel import LEVELS, PanelSpec, demand_panel, panel_bounds
 from src.features.store import FeatureStore, TableLayout
 
 UNPARTITIONED = TableLayout(None, ())
@@ -49,6 +49,19 @@ class FeatureSpec(ABC):
 
     def layout(self, table: str) -> TableLayout:
         return self.layouts.get(table, UNPARTITIONED)
+
+    #: builds one partition of partitioned canonical transactions at a time (whole SKUs in each)
+    by_partition: ClassVar[bool] = False
+    #: the transaction columns a partition build reads
+    transaction_columns: ClassVar[tuple[str, ...]] = ()
+
+    def partition_bounds(self, transactions: pd.DataFrame, products: pd.DataFrame):
+        """What every partition must agree on, from one partition (combined by ``combine``)."""
+        raise NotImplementedError(f"{self.name} is not built per partition")
+
+    def build_partition(self, transactions, products, bounds) -> dict[str, pd.DataFrame]:
+        """Table name -> frame for one partition of the transactions, given combined bounds."""
+        raise NotImplementedError(f"{self.name} is not built per partition")
 
     @abstractmethod
     def build(self, tables) -> dict[str, pd.DataFrame]:
@@ -76,6 +89,29 @@ class DemandSet(FeatureSpec):
 
     def build(self, tables) -> dict[str, pd.DataFrame]:
         panel, static = demand_panel(tables.transactions, tables.products, self.panel)
+        return {"panel": panel, "static": static}
+
+    transaction_columns: ClassVar[tuple[str, ...]] = (
+        C.ORDER_ID,
+        C.TS,
+        C.SKU,
+        C.LOCATION_ID,
+        C.QTY,
+        C.UNIT_PRICE,
+        C.PROMO,
+        C.LINE_TYPE,
+        C.LINKED_ORDER_ID,
+    )
+
+    @property
+    def by_partition(self) -> bool:  # series keyed by SKU lie whole in a SKU partition
+        return C.SKU in LEVELS[self.panel.level]
+
+    def partition_bounds(self, transactions, products):
+        return panel_bounds(transactions, products, self.panel)
+
+    def build_partition(self, transactions, products, bounds) -> dict[str, pd.DataFrame]:
+        panel, static = demand_panel(transactions, products, self.panel, bounds=bounds)
         return {"panel": panel, "static": static}
 
 

@@ -40,7 +40,16 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 
-from src.features.tables import fingerprint, read_tables
+from src.compute import current
+from src.features import columns as C
+from src.features.tables import (
+    bucket,
+    fingerprint,
+    partitioning,
+    read_table,
+    read_tables,
+    table_files,
+)
 
 log = logging.getLogger(__name__)
 FORMAT = 1  # bump when the layout or a builder's output changes for the same spec
@@ -59,13 +68,6 @@ def combine(*fingerprints: str) -> str:
 def spec_hash(kind: str, params: Mapping) -> str:
     text = json.dumps({"format": FORMAT, "kind": kind, **params}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def bucket(values: pd.Series, n: int) -> np.ndarray:
-    """Stable partition number in ``0..n-1`` of each value (same on every machine and run)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # hash each id once
-    hashed = pd.util.hash_array(np.asarray(pd.Index(uniques).astype(str), dtype=object))
-    return (hashed % np.uint64(n)).astype(np.int64)[codes]
 
 
 def is_sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
@@ -183,8 +185,8 @@ class FeatureStore:
     def _table_files(self, names: Sequence[str]) -> list[Path] | None:
         if self.tables_dir is None:
             return None
-        files = [self.tables_dir / f"{n}.parquet" for n in names]
-        return files if all(f.exists() for f in files) else None
+        found = [table_files(self.tables_dir, n) for n in names]
+        return None if any(f is None for f in found) else [f for fs in found for f in fs]
 
     def source_fingerprint(self, spec) -> str | None:
         """Fingerprint of the canonical tables ``spec`` is built from (None: not all there)."""
@@ -203,8 +205,8 @@ class FeatureStore:
         if self.tables_dir is None:
             raise FeatureSetMissing("no canonical tables folder configured (paths.tables)")
         stamp = tuple(
-            (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-            for p in sorted(self.tables_dir.glob("*.parquet"))
+            (str(p), p.stat().st_mtime_ns, p.stat().st_size)
+            for p in sorted([*self.tables_dir.glob("*.parquet"), *self.tables_dir.glob("*/*")])
         )
         if self._tables is None or self._tables[0] != stamp:
             self._tables = (stamp, read_tables(self.tables_dir))
@@ -271,8 +273,11 @@ class FeatureStore:
             )
         source_fp = self._fingerprint(files)
         t = time.perf_counter()
-        frames = spec.build(self.canonical_tables())
-        built = self.write(spec, frames, source_fp)
+        parts = self._transaction_parts(spec)
+        if parts:
+            built = self._build_by_partition(spec, parts, source_fp)
+        else:
+            built = self.write(spec, spec.build(self.canonical_tables()), source_fp)
         log.info(
             "[features] %s: %s (%.1f s)",
             spec.name,
@@ -281,11 +286,69 @@ class FeatureStore:
         )
         return built
 
+    def _transaction_parts(self, spec) -> list[Path] | None:
+        """The part files of partitioned canonical transactions, when ``spec`` builds per part."""
+        if not spec.by_partition or self.tables_dir is None:
+            return None
+        if partitioning(self.tables_dir, "transactions") is None:
+            return None
+        return table_files(self.tables_dir, "transactions")
+
+    def _build_by_partition(self, spec, parts: list[Path], source_fp: str) -> FeatureSet:
+        """One task per part of the canonical transactions (mapped by the configured backend):
+        each reads its part and the products, builds its SKUs' rows and writes them as its own
+        partition of every table. Only the bounds every part must share (the panel's period
+        grid) pass through this process — the brand's transactions never do."""
+        products = read_table(self.tables_dir, "products")
+        items = [SourcePart(k, str(f)) for k, f in enumerate(parts)]
+        columns = list(spec.transaction_columns)
+        backend = current()
+        found = backend.map(
+            _part_bounds,
+            items,
+            label=f"{spec.name} bounds",
+            spec=spec,
+            products=products,
+            columns=columns,
+        )
+        found = [b for b in found if b is not None]
+        bounds = (min(b[0] for b in found), max(b[1] for b in found)) if found else None
+        folder = self.root / spec.name
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=folder))
+        try:
+            written = backend.map(
+                _build_part,
+                items,
+                label=f"{spec.name} build",
+                spec=spec,
+                products=products,
+                columns=columns,
+                bounds=bounds,
+                staging=str(staging),
+            )
+            tables, digests = {}, []
+            for table in spec.layouts:
+                metas = [w[table] for w in written]
+                tables[table] = {
+                    "columns": metas[0]["columns"],
+                    "partition_by": metas[0]["partition_by"],
+                    "sort": metas[0]["sort"],
+                    "partitioned_from": f"transactions by {partitioning(self.tables_dir, 'transactions')['by']}",
+                    "partitions": [
+                        {k: m[k] for k in ("partition", "file", "rows", "bytes", "sha256")}
+                        for m in metas
+                    ],
+                }
+                digests += [f"{m['file']}:{m['sha256']}" for m in metas]
+            return self._publish(spec, staging, tables, digests, source_fp, len(items))
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
     def write(self, spec, frames: Mapping[str, pd.DataFrame], source_fp: str) -> FeatureSet:
         """Write ``frames`` (table name -> frame) as the version of ``spec`` on ``source_fp``."""
         folder = self.root / spec.name
         folder.mkdir(parents=True, exist_ok=True)
-        version = self.version_of(spec, source_fp)
         staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=folder))
         try:
             tables, digests = {}, []
@@ -293,36 +356,43 @@ class FeatureStore:
                 layout = spec.layout(table)
                 tables[table], d = self._write_table(staging, table, frame, layout)
                 digests += d
-            manifest = {
-                "name": spec.name,
-                "kind": spec.kind,
-                "spec": spec.params(),
-                "sources": list(spec.sources),
-                "source_fingerprint": source_fp,
-                "fingerprint": combine(*sorted(digests)),
-                "format": FORMAT,
-                "created": pd.Timestamp.now("UTC").isoformat(),
-                "partitions": self.partitions,
-                "tables": tables,
-            }
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-            target = folder / version
-            if target.exists():  # the same version rebuilt: swap, never leave a half state
-                trash = folder / f".old-{version}-{time.time_ns()}"
-                target.rename(trash)
-                staging.rename(target)
-                shutil.rmtree(trash, ignore_errors=True)
-            else:
-                staging.rename(target)
+            return self._publish(spec, staging, tables, digests, source_fp, self.partitions)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _publish(
+        self, spec, staging: Path, tables: dict, digests: list[str], source_fp: str, n: int
+    ) -> FeatureSet:
+        """Manifest last, then one rename: a version is complete or absent, never half there."""
+        folder = self.root / spec.name
+        version = self.version_of(spec, source_fp)
+        manifest = {
+            "name": spec.name,
+            "kind": spec.kind,
+            "spec": spec.params(),
+            "sources": list(spec.sources),
+            "source_fingerprint": source_fp,
+            "fingerprint": combine(*sorted(digests)),
+            "format": FORMAT,
+            "created": pd.Timestamp.now("UTC").isoformat(),
+            "partitions": n,
+            "tables": tables,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        target = folder / version
+        if target.exists():  # the same version rebuilt: swap, never leave a half state
+            trash = folder / f".old-{version}-{time.time_ns()}"
+            target.rename(trash)
+            staging.rename(target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            staging.rename(target)
         self._prune(spec)
         return FeatureSet(target)
 
     def _write_table(
         self, staging: Path, table: str, frame: pd.DataFrame, layout: TableLayout
     ) -> tuple[dict, list[str]]:
-        (staging / table).mkdir()
         sort = [c for c in layout.sort if c in frame]
         if sort and not is_sorted(frame, sort):
             frame = frame.sort_values(sort, kind="stable", ignore_index=True)
@@ -330,21 +400,8 @@ class FeatureStore:
         part = (
             bucket(frame[layout.partition_by], n) if layout.partition_by else np.zeros(len(frame))
         )
-        parts, digests = [], []
-        for k in range(n):
-            rel = f"{table}/part-{k:05d}.parquet"
-            frame[part == k].to_parquet(staging / rel, index=False)
-            digest = fingerprint([staging / rel])
-            digests.append(f"{rel}:{digest}")
-            parts.append(
-                {
-                    "partition": k,
-                    "file": rel,
-                    "rows": int((part == k).sum()),
-                    "bytes": (staging / rel).stat().st_size,
-                    "sha256": digest,
-                }
-            )
+        parts = [_write_part(staging, table, k, frame[part == k]) for k in range(n)]
+        digests = [f"{p['file']}:{p['sha256']}" for p in parts]
         meta = {
             "columns": [str(c) for c in frame.columns],
             "partition_by": layout.partition_by,
@@ -357,3 +414,55 @@ class FeatureStore:
         """Keep the newest ``keep_versions`` versions of this spec; older ones are removed."""
         for old in self.versions(spec)[self.keep_versions :]:
             shutil.rmtree(old.path, ignore_errors=True)
+
+
+def _write_part(staging: Path, table: str, k: int, frame: pd.DataFrame) -> dict:
+    """``<table>/part-<k>.parquet`` under ``staging``, and its manifest entry."""
+    rel = f"{table}/part-{k:05d}.parquet"
+    (staging / table).mkdir(exist_ok=True)
+    frame.to_parquet(staging / rel, index=False)
+    return {
+        "partition": k,
+        "file": rel,
+        "rows": int(len(frame)),
+        "bytes": (staging / rel).stat().st_size,
+        "sha256": fingerprint([staging / rel]),
+    }
+
+
+@dataclass(frozen=True)
+class SourcePart:
+    """Part ``index`` of the partitioned canonical transactions (a task of a partitioned build)."""
+
+    index: int
+    file: str
+
+    def describe(self) -> str:
+        return f"transactions partition {self.index} ({self.file})"
+
+
+def _part_bounds(part: SourcePart, spec, products: pd.DataFrame, columns: list[str]):
+    """Runs on a worker: what ``spec`` needs every part to agree on, from this part."""
+    tx = read_table(Path(part.file).parent, "transactions", columns, files=[Path(part.file)])
+    return spec.partition_bounds(tx, products)
+
+
+def _build_part(
+    part: SourcePart, spec, products: pd.DataFrame, columns: list[str], bounds, staging: str
+) -> dict:
+    """Runs on a worker: ``spec``'s tables for one part, written as partition ``part.index``."""
+    tx = read_table(Path(part.file).parent, "transactions", columns, files=[Path(part.file)])
+    out = {}
+    for table, frame in spec.build_partition(tx, products, bounds).items():
+        layout = spec.layout(table)
+        sort = [c for c in layout.sort if c in frame]
+        if sort and not is_sorted(frame, sort):
+            frame = frame.sort_values(sort, kind="stable", ignore_index=True)
+        meta = _write_part(Path(staging), table, part.index, frame)
+        out[table] = {
+            **meta,
+            "columns": [str(c) for c in frame.columns],
+            "partition_by": C.SKU,
+            "sort": sort,
+        }
+    return out

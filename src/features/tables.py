@@ -3,11 +3,19 @@
 ``assemble`` takes the kept lines of every source, resolves identities (One-ID), links returns to
 the sales they reverse, and derives the products, locations and customers tables.
 ``write_frames`` replaces a folder's tables atomically: a failed run leaves what was there intact.
+
+A table is ``<name>.parquet``, or — for ``transactions`` larger than ``partition_rows`` — a folder
+``<name>/part-00000.parquet …`` split by a stable hash of the SKU (:func:`bucket`), every SKU
+whole in one file, with ``_partitioning.json`` saying how. Readers take either form
+(:func:`table_files`, :func:`read_table`); the feature store builds demand panels one such
+partition at a time, so no process holds the brand's transactions (DESIGN.md "Scale path").
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import shutil
 import tempfile
@@ -15,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from src.features import columns as C
@@ -237,9 +246,71 @@ def build_customers(
 
 # --- reading and writing ----------------------------------------------------------------------
 
+PARTITIONING = "_partitioning.json"
+PARTITION_KEYS = {"transactions": C.SKU}  # tables written partitioned when large, and by what
+ROW_ORDER = {"transactions": [C.TS, C.ORDER_ID, C.LINE]}  # as ``assemble`` writes them
+
+
+def bucket(values: pd.Series, n: int) -> np.ndarray:
+    """Stable partition number in ``0..n-1`` of each value (same on every machine and run)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # hash each id once
+    hashed = pd.util.hash_array(np.asarray(pd.Index(uniques).astype(str), dtype=object))
+    return (hashed % np.uint64(n)).astype(np.int64)[codes]
+
+
+def table_files(folder: str | Path, name: str) -> list[Path] | None:
+    """The Parquet files of table ``name`` in ``folder`` (one file, or a partitioned folder's
+    parts in order); None when the table is not there."""
+    folder = Path(folder)
+    single = folder / f"{name}.parquet"
+    if single.is_file():
+        return [single]
+    parts = folder / name
+    if (parts / PARTITIONING).is_file():
+        return sorted(parts.glob("part-*.parquet"))
+    return None
+
+
+def partitioning(folder: str | Path, name: str) -> dict | None:
+    """``{"by": column, "partitions": n}`` of a partitioned table, None for a single file."""
+    meta = Path(folder) / name / PARTITIONING
+    return json.loads(meta.read_text()) if meta.is_file() else None
+
+
+def read_table(
+    folder: str | Path, name: str, columns: list[str] | None = None, files: list[Path] | None = None
+) -> pd.DataFrame:
+    """Canonical table ``name`` (or the given part ``files`` of it), with contract dtypes."""
+    files = files if files is not None else table_files(folder, name)
+    if files is None:
+        raise FileNotFoundError(
+            f"{folder}: canonical table {name!r} not found; run `python -m pipelines.ingest` first"
+        )
+    frames = [pd.read_parquet(f, columns=columns) for f in files]
+    frame = frames[0]
+    if len(frames) > 1:  # parts of a partitioned table: back to the table's own row order
+        frame = pd.concat(frames, ignore_index=True)
+        order = [c for c in ROW_ORDER.get(name, []) if c in frame]
+        if order:
+            frame = frame.sort_values(order, kind="stable", ignore_index=True)
+    dtypes = {c: t for c, t in DTYPES[name].items() if columns is None or c in columns}
+    return frame[list(dtypes)].astype(dtypes)
+
+
+def split_by_key(frame: pd.DataFrame, key: str, partition_rows: int) -> list[pd.DataFrame]:
+    """``frame`` in ``ceil(rows / partition_rows)`` parts by a stable hash of ``key`` (each key's
+    rows whole in one part, original row order kept inside a part)."""
+    n = max(1, math.ceil(len(frame) / max(int(partition_rows), 1)))
+    part = bucket(frame[key], n)
+    return [frame[part == k] for k in range(n)]
+
 
 def _atomic_replace(target: Path, files: dict[str, bytes | Path]) -> None:
-    """Write all ``files`` into a temp folder beside ``target``, then move each into place."""
+    """Write all ``files`` into a temp folder beside ``target``, then move each into place.
+
+    A name may be a folder (a partitioned table): the old folder is set aside and removed after
+    the new one is in place; a table that changes form (file <-> folder) loses its old form.
+    """
     target.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target))
     try:
@@ -249,20 +320,51 @@ def _atomic_replace(target: Path, files: dict[str, bytes | Path]) -> None:
             else:
                 (tmp / name).write_bytes(content)
         for name in files:
-            os.replace(tmp / name, target / name)
+            stem = name.removesuffix(".parquet")
+            other = target / (stem if name.endswith(".parquet") else f"{name}.parquet")
+            if (tmp / name).is_dir():
+                old = target / name
+                if old.exists():
+                    old.rename(tmp / f".old-{name}")
+                os.replace(tmp / name, target / name)
+            else:
+                if (target / name).is_dir():
+                    (target / name).rename(tmp / f".old-{name}")
+                os.replace(tmp / name, target / name)
+            if stem in PARTITION_KEYS and other.exists():
+                if other.is_dir():
+                    shutil.rmtree(other)
+                else:
+                    other.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_frames(
-    target: str | Path, frames: Mapping[str, pd.DataFrame], extra: Mapping[str, str] | None = None
+    target: str | Path,
+    frames: Mapping[str, pd.DataFrame],
+    extra: Mapping[str, str] | None = None,
+    partition_rows: int | None = None,
 ) -> None:
-    """Write ``name.parquet`` for each frame (and text files in ``extra``) atomically."""
+    """Write ``name.parquet`` for each frame (and text files in ``extra``) atomically; a table of
+    ``PARTITION_KEYS`` with more than ``partition_rows`` rows becomes a partitioned folder."""
     target = Path(target)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target if target.exists() else None))
     try:
         files: dict[str, bytes | Path] = {}
         for name, frame in frames.items():
+            key = PARTITION_KEYS.get(name)
+            if key and partition_rows and len(frame) > partition_rows:
+                folder = staging / name
+                folder.mkdir()
+                parts = split_by_key(frame, key, partition_rows)
+                for k, part in enumerate(parts):
+                    part.to_parquet(folder / f"part-{k:05d}.parquet", index=False)
+                (folder / PARTITIONING).write_text(
+                    json.dumps({"by": key, "partitions": len(parts), "rows": len(frame)})
+                )
+                files[name] = folder
+                continue
             path = staging / f"{name}.parquet"
             frame.to_parquet(path, index=False)
             files[f"{name}.parquet"] = path
@@ -275,12 +377,12 @@ def write_frames(
 
 def read_tables(source: str | Path) -> CanonicalTables:
     source = Path(source)
-    missing = [n for n in C.TABLES if not (source / f"{n}.parquet").exists()]
+    missing = [n for n in C.TABLES if table_files(source, n) is None]
     if missing:
         raise FileNotFoundError(
             f"{source}: canonical tables {missing} not found; run `python -m pipelines.ingest` first"
         )
-    frames = {n: conform(n, pd.read_parquet(source / f"{n}.parquet")) for n in C.TABLES}
+    frames = {n: read_table(source, n) for n in C.TABLES}
     return CanonicalTables(**frames)
 
 

@@ -136,3 +136,31 @@ def test_backend_config_composes():
     cfg = compose("run", ["backend=dask", "backend.address=tcp://10.0.0.5:8786"])
     assert cfg.backend.name == "dask" and cfg.backend.address == "tcp://10.0.0.5:8786"
     assert compose("run").backend.name == "local"
+
+
+def test_demand_features_from_sku_partitions_are_built_on_the_workers(cluster, tmp_path):
+    """Canonical transactions written as SKU partitions (ingest.partition_rows): the feature
+    store builds the panel one partition per Dask task, to what one process builds from the
+    whole table."""
+    from src.features.adapters import synthetic
+    from src.features.ingest import IngestOptions, write_ingest
+    from src.features.panel import PanelSpec
+    from src.features.sets import DemandSet
+    from src.features.store import FeatureStore
+
+    spec = DemandSet(PanelSpec(level="sku_location", freq="D"))
+    built = {}
+    for name, rows in (("whole", None), ("parts", 1_500)):
+        tables = tmp_path / name / "tables"
+        opts = IngestOptions(partition_rows=rows)
+        write_ingest(synthetic.load(seed=5, n_people=200, n_skus=25, days=90, options=opts), tables)
+        with use(cluster if name == "parts" else LocalBackend(progress=False)):
+            fs = FeatureStore(tmp_path / name / "features", tables, partitions=3).build(spec)
+        built[name] = fs
+    assert (tmp_path / "parts" / "tables" / "transactions").is_dir()
+    assert len(built["parts"].partitions("panel")) > 2
+    for table, keys in (("panel", ["unique_id", "ds"]), ("static", ["unique_id"])):
+        pd.testing.assert_frame_equal(
+            built["whole"].read(table).sort_values(keys, ignore_index=True),
+            built["parts"].read(table).sort_values(keys, ignore_index=True),
+        )

@@ -141,3 +141,73 @@ def test_sortedness_check_and_buckets_of_ids():
     b = bucket(ids, 4)
     assert (b[ids == "s1"] == b[0]).all() and b.min() >= 0 and b.max() < 4
     assert (bucket(ids[::-1].reset_index(drop=True), 4) == b[::-1]).all()  # order-free
+
+
+# --- canonical transactions larger than one worker: SKU partitions, built one per task ---------
+
+
+@pytest.fixture(scope="module")
+def partitioned_dir(tmp_path_factory):
+    """The same brand as ``tables_dir``, its transactions written as SKU partitions."""
+    out = tmp_path_factory.mktemp("canonical_parts")
+    result = synthetic.load(
+        seed=3, n_people=250, n_skus=30, days=120, options=IngestOptions(partition_rows=2_000)
+    )
+    write_ingest(result, out)
+    return out
+
+
+def test_large_transactions_are_written_as_whole_sku_partitions(tables_dir, partitioned_dir):
+    from src.features.tables import partitioning, table_files
+
+    meta = partitioning(partitioned_dir, "transactions")
+    files = table_files(partitioned_dir, "transactions")
+    assert meta["by"] == C.SKU and meta["partitions"] == len(files) > 2
+    assert not (partitioned_dir / "transactions.parquet").exists()
+    seen = set()
+    for f in files:
+        skus = set(pd.read_parquet(f, columns=[C.SKU])[C.SKU])
+        assert not skus & seen  # every SKU whole in one partition
+        seen |= skus
+    # read back, the partitioned table is the single-file table, row for row
+    one, parts = read_tables(tables_dir), read_tables(partitioned_dir)
+    pd.testing.assert_frame_equal(parts.transactions, one.transactions)
+
+
+@pytest.mark.parametrize("level", ["sku_location", "sku"])
+def test_demand_built_per_partition_equals_the_whole_table_build(
+    tmp_path, tables_dir, partitioned_dir, level
+):
+    spec = DemandSet(PanelSpec(level=level, freq="D"))
+    whole = store_at(tmp_path / "a", tables_dir, partitions=4).build(spec)
+    parts = store_at(tmp_path / "b", partitioned_dir, partitions=4).build(spec)
+    m = json.loads((parts.path / "manifest.json").read_text())
+    n = len(list((partitioned_dir / "transactions").glob("part-*.parquet")))
+    assert len(m["tables"]["panel"]["partitions"]) == n  # one output partition per source part
+    assert m["tables"]["panel"]["partitioned_from"] == "transactions by sku"
+    for table, keys in (("panel", [C.UNIQUE_ID, C.DS]), ("static", [C.UNIQUE_ID])):
+        a = whole.read(table).sort_values(keys, ignore_index=True)
+        b = parts.read(table).sort_values(keys, ignore_index=True)
+        pd.testing.assert_frame_equal(a, b)
+    # every series whole in one partition, its statics beside it
+    seen = set()
+    for k in parts.partitions("panel"):
+        ids = set(parts.read("panel", partitions=[k])[C.UNIQUE_ID])
+        assert not ids & seen
+        seen |= ids
+        assert ids == set(parts.read("static", partitions=[k])[C.UNIQUE_ID])
+
+
+def test_a_table_that_shrinks_goes_back_to_one_file(tmp_path):
+    out = tmp_path / "t"
+    small = synthetic.load(seed=3, n_people=60, n_skus=10, days=30, options=IngestOptions())
+    big = synthetic.load(
+        seed=3, n_people=60, n_skus=10, days=30, options=IngestOptions(partition_rows=100)
+    )
+    write_ingest(big, out)
+    assert (out / "transactions").is_dir()
+    write_ingest(small, out)
+    assert (out / "transactions.parquet").is_file() and not (out / "transactions").exists()
+    write_ingest(big, out)
+    assert (out / "transactions").is_dir() and not (out / "transactions.parquet").exists()
+    assert not list(out.glob(".*"))  # no staging leftovers
