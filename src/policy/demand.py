@@ -77,6 +77,31 @@ def _inverse_cdf(u: np.ndarray, levels: np.ndarray, q: np.ndarray) -> np.ndarray
     return lo + w * (hi - lo)
 
 
+def daily_path_blocks(
+    quantiles: np.ndarray,
+    levels: Sequence[float],
+    draws: int = 1000,
+    rho: float = 0.5,
+    seed: int = 0,
+    rows: int = 256,
+):
+    """Yield ``(start, paths)`` for consecutive blocks of at most ``rows`` series: the values
+    :func:`daily_paths` gives for those rows (one random stream, drawn block after block), in
+    ``rows x draws x h`` memory instead of ``n x draws x h``."""
+    if not 0.0 <= rho <= 1.0:
+        raise ValueError(f"rho must be in [0, 1], got {rho}")
+    levels = np.asarray(levels, float)
+    n, h, _ = quantiles.shape
+    rng = np.random.default_rng(seed)
+    common = rng.standard_normal((n, draws, 1))
+    for start in range(0, n, max(int(rows), 1)):
+        stop = min(start + int(rows), n)
+        own = rng.standard_normal((stop - start, draws, h))  # the stream continues in C order
+        z = np.sqrt(rho) * common[start:stop] + np.sqrt(1.0 - rho) * own
+        u = 0.5 * (1.0 + special.erf(z / np.sqrt(2.0)))
+        yield start, _inverse_cdf(u, levels, quantiles[start:stop])
+
+
 def daily_paths(
     quantiles: np.ndarray,
     levels: Sequence[float],
@@ -85,16 +110,19 @@ def daily_paths(
     seed: int = 0,
 ) -> np.ndarray:
     """Joint daily demand paths ``(n, draws, h)`` with the forecast's marginals."""
-    if not 0.0 <= rho <= 1.0:
-        raise ValueError(f"rho must be in [0, 1], got {rho}")
-    levels = np.asarray(levels, float)
     n, h, _ = quantiles.shape
-    rng = np.random.default_rng(seed)
-    common = rng.standard_normal((n, draws, 1))
-    own = rng.standard_normal((n, draws, h))
-    z = np.sqrt(rho) * common + np.sqrt(1.0 - rho) * own
-    u = 0.5 * (1.0 + special.erf(z / np.sqrt(2.0)))
-    return _inverse_cdf(u, levels, quantiles)
+    blocks = [p for _, p in daily_path_blocks(quantiles, levels, draws, rho, seed, rows=max(n, 1))]
+    return np.concatenate(blocks) if blocks else np.empty((0, draws, h))
+
+
+def lead_time_draws(
+    n: int, draws: int, days: float, lead_time_std: float, seed: int = 1
+) -> np.ndarray:
+    """Each draw's lead time ``(n, draws)``: rounded normal, at least 1 day (fixed when std = 0)."""
+    if lead_time_std > 0:
+        rng = np.random.default_rng(seed)
+        return np.maximum(np.rint(rng.normal(days, lead_time_std, size=(n, draws))), 1.0)
+    return np.full((n, draws), float(days))
 
 
 def period_demand(
@@ -103,20 +131,22 @@ def period_demand(
     lead_time_std: float = 0.0,
     extra_days: float = 0.0,
     seed: int = 1,
+    lead_times: np.ndarray | None = None,
 ) -> np.ndarray:
     """Demand summed over the first ``days`` (+ ``extra_days``) of each path: ``(n, draws)``.
 
     With ``lead_time_std > 0``, ``days`` is the mean lead time and each draw uses its own
-    rounded normal lead time (at least 1 day); ``extra_days`` (the review period) is added
-    unchanged. Lengths beyond the forecast horizon are cut at the horizon.
+    rounded normal lead time (at least 1 day; ``lead_times`` gives them when drawn already);
+    ``extra_days`` (the review period) is added unchanged. Lengths beyond the forecast horizon
+    are cut at the horizon.
     """
     n, draws, h = paths.shape
     csum = np.concatenate([np.zeros((n, draws, 1)), np.cumsum(paths, axis=2)], axis=2)
-    if lead_time_std > 0:
-        rng = np.random.default_rng(seed)
-        lt = np.maximum(np.rint(rng.normal(days, lead_time_std, size=(n, draws))), 1.0)
-    else:
-        lt = np.full((n, draws), float(days))
+    lt = (
+        lead_times
+        if lead_times is not None
+        else lead_time_draws(n, draws, days, lead_time_std, seed)
+    )
     length = np.clip(np.rint(lt + extra_days).astype(int), 0, h)
     return np.take_along_axis(csum, length[:, :, None], axis=2)[:, :, 0]
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from src.policy.demand import daily_paths, period_demand
+from src.policy.demand import daily_path_blocks, lead_time_draws, period_demand
 from src.policy.policies import POLICIES, economic_order_quantity, level_from_samples, safety_stock
 
 
@@ -121,18 +121,35 @@ def _fill_continuous(d_l: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarra
 
 
 def protection_samples(
-    quantiles: np.ndarray, levels: np.ndarray, lead_time, spec: PolicySpec
+    quantiles: np.ndarray, levels: np.ndarray, lead_time, spec: PolicySpec, rows: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draws ``(N, draws)`` of demand over the lead time and over lead time + review period."""
+    """Draws ``(N, draws)`` of demand over the lead time and over lead time + review period.
+
+    Daily paths are drawn ``rows`` series at a time (:func:`daily_path_blocks`: the same values
+    as drawing all at once), so memory grows with the block, not with the catalogue: 1,000 draws
+    x 28 days cost ~0.2 MB per series per array, ~10 GB at once for the embedded catalogue."""
     n = quantiles.shape[0]
     lt = np.broadcast_to(np.asarray(lead_time, float), (n,))
-    paths = daily_paths(quantiles, levels, spec.draws, spec.rho, spec.seed)
     d_l = np.empty((n, spec.draws))
     d_lr = np.empty((n, spec.draws))
-    for value in np.unique(lt):  # one pass per distinct lead time
-        idx = np.flatnonzero(lt == value)
-        d_l[idx] = period_demand(paths[idx], value, spec.lead_time_std, 0.0, spec.seed + 1)
-        d_lr[idx] = period_demand(
-            paths[idx], value, spec.lead_time_std, spec.review_period, spec.seed + 1
-        )
+    # each distinct lead time draws its random lead times for all its series at once, as before
+    groups = {value: np.flatnonzero(lt == value) for value in np.unique(lt)}
+    drawn = {
+        value: lead_time_draws(len(idx), spec.draws, value, spec.lead_time_std, spec.seed + 1)
+        for value, idx in groups.items()
+    }
+    rank = np.empty(n, dtype=np.int64)  # row -> its position inside its lead-time group
+    for idx in groups.values():
+        rank[idx] = np.arange(len(idx))
+    blocks = daily_path_blocks(quantiles, levels, spec.draws, spec.rho, spec.seed, rows)
+    for start, paths in blocks:
+        block_lt = lt[start : start + len(paths)]
+        for value in np.unique(block_lt):
+            local = np.flatnonzero(block_lt == value)
+            rows_ = start + local
+            lengths = drawn[value][rank[rows_]]
+            d_l[rows_] = period_demand(paths[local], value, lead_times=lengths)
+            d_lr[rows_] = period_demand(
+                paths[local], value, extra_days=spec.review_period, lead_times=lengths
+            )
     return d_l, d_lr

@@ -20,7 +20,7 @@ from src.inventory.keys import split_ids
 from src.inventory.stock import positions
 from src.inventory.supply import supply_terms
 from src.policy.classify import class_service_levels, classify, cost_service_levels
-from src.policy.demand import daily_paths, forecast_arrays, horizon_needed, period_demand
+from src.policy.demand import daily_path_blocks, forecast_arrays, horizon_needed, period_demand
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.policies import critical_ratio, newsvendor_quantity
 from src.policy.suggest import SUGGESTION_COLUMNS, plan_transfers, suggestions
@@ -198,7 +198,9 @@ def newsvendor(keys, q, levels, value, ncfg: Mapping, spec: PolicySpec) -> pd.Da
     ratio = critical_ratio(
         price, value, value * float(ncfg["salvage_share"]), float(ncfg["shortage_penalty"])
     )
-    season = period_demand(daily_paths(q, levels, spec.draws, spec.rho, spec.seed), days)
+    season = np.empty((len(q), spec.draws))
+    for start, paths in daily_path_blocks(q, levels, spec.draws, spec.rho, spec.seed):
+        season[start : start + len(paths)] = period_demand(paths, days)
     out = keys[[C.LOCATION_ID, C.SKU]].copy()
     out["season_days"] = days
     out["critical_ratio"] = ratio

@@ -393,3 +393,28 @@ def test_partition_results_merge_to_the_whole():
     for k, v in whole.kpis.items():
         assert merged.kpis[k] == pytest.approx(v, rel=1e-12), k
     pd.testing.assert_frame_equal(merged.daily, whole.daily, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("lead_time_std", [0.0, 1.5])
+def test_protection_draws_in_blocks_equal_drawing_every_series_at_once(lead_time_std):
+    """make_plan draws daily paths a block of series at a time (memory per block, not per
+    catalogue); the draws are the ones a single all-series draw gives, bit for bit."""
+    from src.policy.demand import lead_time_draws
+    from src.policy.levels import protection_samples
+
+    rng = np.random.default_rng(4)
+    levels = np.array([0.05, 0.25, 0.5, 0.75, 0.95])
+    q = np.sort(rng.gamma(1.0, 2.0, size=(53, 21, len(levels))), axis=2)
+    lt = rng.choice([3.0, 7.0], size=53)
+    spec = PolicySpec(draws=64)
+    spec.lead_time_std = lead_time_std
+    paths = daily_paths(q, levels, spec.draws, spec.rho, spec.seed)  # all at once
+    want_l, want_lr = np.empty((53, 64)), np.empty((53, 64))
+    for v in (3.0, 7.0):
+        idx = np.flatnonzero(lt == v)
+        drawn = lead_time_draws(len(idx), 64, v, lead_time_std, spec.seed + 1)
+        want_l[idx] = period_demand(paths[idx], v, lead_times=drawn)
+        want_lr[idx] = period_demand(paths[idx], v, extra_days=spec.review_period, lead_times=drawn)
+    for rows in (1, 10, 53, 500):
+        got_l, got_lr = protection_samples(q, levels, lt, spec, rows=rows)
+        assert np.array_equal(got_l, want_l) and np.array_equal(got_lr, want_lr)
