@@ -66,6 +66,10 @@ class IngestOptions:
 
     max_reject_fraction: float = 0.5
     max_future_days: float = 1
+    min_date: str | None = "1990-01-01"  # earlier timestamps are export accidents: rejected
+    max_abs_qty: float | None = 1e6  # plausibility bounds: larger values are rejected
+    max_unit_price: float | None = 1e6
+    max_id_length: int | None = 256  # longer order / SKU / customer / location ids are rejected
     identity_salt: str = ""
     default_country_code: str = "44"
     lead_time_days: float = 7.0
@@ -73,6 +77,10 @@ class IngestOptions:
     # transactions with more rows than this are written as a folder of SKU partitions of about
     # this many rows each (tables.write_frames); None or 0: always one file
     partition_rows: int | None = 5_000_000
+
+    @property
+    def min_ts(self) -> pd.Timestamp | None:
+        return pd.Timestamp(self.min_date) if self.min_date else None
 
     @property
     def max_ts(self) -> pd.Timestamp:
@@ -103,7 +111,7 @@ def canonical_inventory(
         {
             C.LOCATION_ID: raw[col[C.LOCATION_ID]].astype("string").str.strip().astype(object),
             C.SKU: raw[col[C.SKU]].astype("string").str.strip().astype(object),
-            C.AS_OF: parse_timestamps(raw[col[C.AS_OF]])
+            C.AS_OF: parse_timestamps(raw[col[C.AS_OF]], file=file, column=col[C.AS_OF])
             if C.AS_OF in col
             else pd.Timestamp(spec.as_of),
             C.ON_HAND: parse_numbers(raw[col[C.ON_HAND]]),
@@ -152,7 +160,16 @@ def ingest(
     for spec in sources:
         log.info("reading %s (%s)", spec.path, spec.name)
         raw = raw_frames.get(str(spec.path)) if raw_frames else None
-        lines = canonical_lines(spec, rejects, max_ts, raw=raw)
+        lines = canonical_lines(
+            spec,
+            rejects,
+            max_ts,
+            raw=raw,
+            min_ts=options.min_ts,
+            max_abs_qty=options.max_abs_qty,
+            max_unit_price=options.max_unit_price,
+            max_id_length=options.max_id_length,
+        )
         log.info(
             "  %s: %d rows in, %d kept", spec.path, rejects.counts_in[str(spec.path)], len(lines)
         )

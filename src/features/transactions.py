@@ -20,6 +20,7 @@ from src.features.validation import (
     duplicate_rows,
     normalise_ids,
     on_distinct,
+    other_format,
     parse_numbers,
     parse_timestamps,
     read_table,
@@ -59,7 +60,12 @@ class SourceSpec:
     columns: dict[str, str]  # canonical name -> source column name
     channel: str = "unknown"  # used when no channel column is mapped
     location_id: str = "default"  # used when no location column is mapped
-    ts_format: str | None = None  # strftime format; None = ISO 8601, else inferred
+    ts_format: str | None = None  # strftime format; None = one format inferred for the column
+    dayfirst: bool | None = None  # settles 03/01/2024 (3 January) when the format is inferred
+    ts_unit: str | None = None  # epoch timestamps: s | ms | us | ns (numbers are refused without)
+    sep: str | None = None  # CSV separator (None: ",")
+    encoding: str | None = None  # CSV encoding (None: utf-8)
+    decimal: str | None = None  # decimal mark of numbers written as text ("," in 2,5)
     tz: str | None = None  # tz-aware sources are converted to this zone, then made naive
     customer_id_is_member_id: bool = True  # the export's customer key is the brand-wide member id
     until: str | None = None  # rows at/after this time are copies of a later source
@@ -103,7 +109,14 @@ def _text(raw: pd.Series) -> pd.Series:
 
 
 def canonical_lines(
-    spec: SourceSpec, rejects: Rejects, max_ts: pd.Timestamp, raw: pd.DataFrame | None = None
+    spec: SourceSpec,
+    rejects: Rejects,
+    max_ts: pd.Timestamp,
+    raw: pd.DataFrame | None = None,
+    min_ts: pd.Timestamp | None = None,
+    max_abs_qty: float | None = None,
+    max_unit_price: float | None = None,
+    max_id_length: int | None = None,
 ) -> pd.DataFrame:
     """Parse, check and canonicalise one file; rejected rows go to ``rejects``.
 
@@ -112,7 +125,7 @@ def canonical_lines(
     """
     file = str(spec.path)
     if raw is None:
-        raw = read_table(spec.path)
+        raw = read_table(spec.path, sep=spec.sep, encoding=spec.encoding)
     require_columns(raw, file, spec.columns)
     rejects.counts_in[file] = rejects.counts_in.get(file, 0) + len(raw)
     col = spec.columns
@@ -129,25 +142,48 @@ def canonical_lines(
     out = pd.DataFrame(index=raw.index)
     out[C.ORDER_ID] = normalise_ids(raw[col[C.ORDER_ID]])[0].astype(object)
     out[C.SKU] = _text(raw[col[C.SKU]]).astype(object)
+    if max_id_length:  # a 1 MB "SKU" is a broken export, not a product
+        for key in (C.ORDER_ID, C.SKU, C.CUSTOMER_ID, C.LOCATION_ID):
+            if key in col:
+                length = on_distinct(raw[col[key]], lambda v: v.astype("string").str.len())
+                long = (length.fillna(0) > max_id_length).to_numpy()
+                shown = raw[col[key]].astype(str).str.slice(0, 40) + "…"
+                reject(long, col[key], "id_too_long", shown)
 
-    ts = parse_timestamps(raw[col[C.TS]], spec.ts_format, spec.tz)
-    reject(ts.isna() & raw[col[C.TS]].notna(), col[C.TS], "unparseable_timestamp", raw[col[C.TS]])
+    ts = parse_timestamps(
+        raw[col[C.TS]],
+        spec.ts_format,
+        spec.tz,
+        dayfirst=spec.dayfirst,
+        unit=spec.ts_unit,
+        file=file,
+        column=col[C.TS],
+    )
+    bad_ts = (ts.isna() & raw[col[C.TS]].notna()).to_numpy()
+    mixed = np.zeros(len(raw), dtype=bool)
+    if bad_ts.any() and spec.ts_unit is None:  # readable, but not in the column's one format
+        mixed[bad_ts] = other_format(raw[col[C.TS]][bad_ts]).to_numpy()
+    reject(mixed, col[C.TS], "mixed_timestamp_format", raw[col[C.TS]])
+    reject(bad_ts & ~mixed, col[C.TS], "unparseable_timestamp", raw[col[C.TS]])
     out[C.TS] = ts
 
     if spec.until:
         dup = (ts >= pd.Timestamp(spec.until)).to_numpy()
         reject(dup, col[C.TS], "duplicate_across_sources", raw[col[C.TS]])
 
-    qty = parse_numbers(raw[col[C.QTY]])
+    def number(column: str) -> pd.Series:
+        return parse_numbers(raw[column], spec.decimal)
+
+    qty = number(col[C.QTY])
     reject(qty.isna() & raw[col[C.QTY]].notna(), col[C.QTY], "non_numeric_qty", raw[col[C.QTY]])
     out[C.QTY] = qty
 
     if C.UNIT_PRICE in col:
         price_raw = raw[col[C.UNIT_PRICE]]
-        price = parse_numbers(price_raw)
+        price = number(col[C.UNIT_PRICE])
     else:
         price_raw = raw[col["revenue"]]
-        revenue = parse_numbers(price_raw)
+        revenue = number(col["revenue"])
         # exports record a return's amount as negative or positive: take its size; on a sale,
         # a negative amount stays negative (and is rejected as negative_price)
         revenue = revenue.where(qty >= 0, revenue.abs())
@@ -165,7 +201,7 @@ def canonical_lines(
         out[C.CUSTOMER_ID] = None
 
     if C.LINE in col:
-        out[C.LINE] = parse_numbers(raw[col[C.LINE]])
+        out[C.LINE] = number(col[C.LINE])
         reject(out[C.LINE].isna(), col[C.LINE], "missing_value", raw[col[C.LINE]])
     else:
         out[C.LINE] = out.groupby(C.ORDER_ID, sort=False, dropna=False).cumcount() + 1
@@ -190,7 +226,7 @@ def canonical_lines(
         if extra in col:
             out[extra] = _text(raw[col[extra]]).astype(object)
     if C.UNIT_COST in col:
-        out[C.UNIT_COST] = parse_numbers(raw[col[C.UNIT_COST]])
+        out[C.UNIT_COST] = number(col[C.UNIT_COST])
 
     # line type from the order id's prefix and the sign of the quantity
     order = out[C.ORDER_ID].astype("string")
@@ -217,7 +253,9 @@ def canonical_lines(
     dup = duplicate_rows(out, unique).to_numpy()
     reject(dup, "+".join(col.get(c, c) for c in unique), "duplicate_order_line", out[C.ORDER_ID])
     checked = out[[C.ORDER_ID, C.SKU, C.TS, C.QTY, C.UNIT_PRICE]]
-    failures = schema_failures(checked, transactions_schema(max_ts))
+    failures = schema_failures(
+        checked, transactions_schema(max_ts, min_ts, max_abs_qty, max_unit_price)
+    )
     if len(failures):
         source_column = failures[C.REJECT_COLUMN].map(lambda c: col.get(c, c))
         for (column, rule), grp in failures.assign(_src=source_column).groupby(

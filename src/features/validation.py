@@ -16,6 +16,7 @@ before the schema, where the raw text is still at hand.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,15 +35,22 @@ N_EXAMPLES = 5
 RULE_ORDER = [
     "duplicate_across_sources",
     "unparseable_timestamp",
+    "mixed_timestamp_format",
     "non_numeric_qty",
     "non_numeric_price",
     "customer_id_mixed_type",
+    "id_too_long",
     "missing_value",
     "nan_price",
+    "non_finite_qty",
+    "non_finite_price",
     "negative_price",
     "zero_quantity",
+    "implausible_qty",
+    "implausible_price",
     "cancellation_with_positive_qty",
     "future_timestamp",
+    "timestamp_before_floor",
     "duplicate_order_line",
     "unknown_sku",
     "unknown_location",
@@ -95,11 +103,25 @@ def read_table(path: str | Path, **csv_options) -> pd.DataFrame:
         )
     if path.stat().st_size == 0:
         raise DataValidationError(path, "non_empty", "file is empty (0 bytes)")
+    csv_options = {k: v for k, v in csv_options.items() if v is not None}
+    if kind == "csv":
+        _check_csv_bytes(path, csv_options.get("encoding"))
     try:
         if kind == "parquet":
             df = pd.read_parquet(path)
         else:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], **csv_options)
+            _check_header(path, csv_options)
+    except DataValidationError:
+        raise
+    except UnicodeDecodeError as exc:
+        line, at, byte = _first_undecodable_line(path, exc.encoding)
+        raise DataValidationError(
+            path,
+            "encoding",
+            f"is not valid {exc.encoding} text at line {line}, byte {at} of the line ({byte!r}); "
+            "set data.encoding (e.g. cp1252, latin-1, utf-16)",
+        ) from exc
     except Exception as exc:  # the reader's own message, wrapped with the file name
         raise DataValidationError(
             path, "file_type", f"cannot be read as {kind}: {type(exc).__name__}: {exc}"
@@ -107,6 +129,63 @@ def read_table(path: str | Path, **csv_options) -> pd.DataFrame:
     if len(df) == 0:
         raise DataValidationError(path, "non_empty", "has a header but no data rows")
     return df
+
+
+def _open_bytes(path: Path):
+    import gzip
+
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def _first_undecodable_line(path: Path, encoding: str) -> tuple[int, int, bytes]:
+    """The first line that does not decode: its 1-based number, the 1-based position of the bad
+    byte in it and that byte (the parser's own offset counts from its buffer, not the file; the
+    line's text is not shown — it may hold personal data)."""
+    with _open_bytes(path) as fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError as err:
+                return number, err.start + 1, raw[err.start : err.start + 1]
+    return 0, 0, b""
+
+
+def _check_csv_bytes(path: Path, encoding: str | None) -> None:
+    """NUL bytes cut a CSV field short without a word from the parser (``AB\\0CD`` -> ``AB``):
+    stop and name the lines (a UTF-16 export is the usual cause)."""
+    if encoding and encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
+        return
+    lines, line, total = [], 1, 0
+    with _open_bytes(path) as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            if b"\x00" in chunk:
+                for i, part in enumerate(chunk.split(b"\n")):
+                    if b"\x00" in part and len(lines) < N_EXAMPLES:
+                        lines.append(line + i)
+                total += chunk.count(b"\x00")
+            line += chunk.count(b"\n")
+    if total:
+        raise DataValidationError(
+            path,
+            "nul_byte",
+            f"holds {total:,} NUL byte(s), e.g. on line(s) {lines}: a CSV reader would cut those "
+            "fields short; export as UTF-8 text, or set data.encoding (utf-16?)",
+        )
+
+
+def _check_header(path: Path, csv_options: dict) -> None:
+    """Two columns with one name: pandas would keep the first and rename the second ('x.1')."""
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str, **csv_options).iloc[0]
+    names = header.fillna("").astype(str).str.strip()
+    dup = names[names.duplicated()].tolist()
+    if dup:
+        raise DataValidationError(
+            path,
+            "duplicate_column",
+            f"the header names column(s) {sorted(set(dup))} more than once; rename one so the "
+            "mapping says which to read",
+            column=dup[0],
+        )
 
 
 def require_columns(df: pd.DataFrame, file: str | Path, mapping: dict[str, str]) -> None:
@@ -124,23 +203,145 @@ def require_columns(df: pd.DataFrame, file: str | Path, mapping: dict[str, str])
 # --- parsing helpers (record what could not be parsed) ----------------------------------------
 
 
-def parse_timestamps(raw: pd.Series, fmt: str | None = None, tz: str | None = None) -> pd.Series:
-    """Parse to naive timestamps (local time of ``tz`` when the source is tz-aware); bad -> NaT."""
+ISO = "ISO8601"
+EPOCH_UNITS = ("s", "ms", "us", "ns")
+
+
+def _orientation(fmt: str) -> str | None:
+    """``day`` when a format puts the day before the month, ``month`` when after, else None."""
+    d, m = fmt.find("%d"), fmt.find("%m")
+    if d < 0 or m < 0 or fmt.lstrip().startswith("%Y"):
+        return None
+    return "day" if d < m else "month"
+
+
+def _candidate_formats(values: np.ndarray, dayfirst: bool | None) -> list[str]:
+    """ISO 8601 plus the formats pandas guesses from a spread of the values, both ways round
+    unless ``dayfirst`` says which (a year-first guess is ISO: nobody writes year-day-month)."""
+    from pandas.tseries.api import guess_datetime_format
+
+    found = [ISO]
+    step = max(1, len(values) // 200)
+    ways = (False, True) if dayfirst is None else (bool(dayfirst),)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for value in values[::step][:200]:
+            for way in ways:
+                fmt = guess_datetime_format(str(value), dayfirst=way)
+                if fmt is None:
+                    continue
+                fmt = ISO if fmt.lstrip().startswith("%Y") else fmt
+                if dayfirst is not None and _orientation(fmt) == ("month" if dayfirst else "day"):
+                    continue
+                if fmt not in found:
+                    found.append(fmt)
+    return found
+
+
+def infer_timestamp_format(
+    raw: pd.Series, file: str | Path = "", column: str | None = None, dayfirst: bool | None = None
+) -> str:
+    """The one format of a text timestamp column: the candidate that reads the most distinct
+    values (ISO 8601 on a tie with an identical reading). When two formats read the same values
+    to different dates (``03/01/2024``: 3 January or 1 March?) the column is ambiguous and the
+    ingest stops, naming example rows — set ``data.dayfirst`` or ``data.ts_format``."""
+    text = raw.dropna().astype(str).str.strip()
+    distinct = pd.unique(text[text != ""])
+    if len(distinct) == 0:
+        return ISO
+    values = pd.Series(distinct)
+    if pd.to_datetime(values, format=ISO, errors="coerce", utc=True).notna().all():
+        return ISO  # the common case, and never ambiguous (nobody writes year-day-month)
+    candidates = _candidate_formats(distinct, dayfirst)
+    parsed = {
+        f: pd.to_datetime(values, format=f, errors="coerce", utc=True) for f in candidates
+    }
+    counts = {f: int(parsed[f].notna().sum()) for f in candidates}
+    best = max(counts.values())
+    if best == 0:
+        return ISO  # nothing reads: every row is rejected as unparseable
+    top = [f for f in candidates if counts[f] == best]
+    first = parsed[top[0]]
+    for other in top[1:]:
+        differ = first.notna() & parsed[other].notna() & (first != parsed[other])
+        if differ.any():
+            shown = set(distinct[differ.to_numpy()][:N_EXAMPLES])
+            rows = raw[raw.astype(str).str.strip().isin(shown)].head(N_EXAMPLES)
+            raise DataValidationError(
+                file,
+                "ambiguous_timestamp_format",
+                f"every timestamp reads both as '{top[0]}' and as '{other}', to different "
+                f"dates (e.g. {rows.iat[0]!r}); day-first or month-first cannot be told from "
+                "the data — set data.dayfirst=true|false or data.ts_format",
+                column=column,
+                examples=rows.to_frame(column or "ts"),
+            )
+    return top[0]
+
+
+def parse_timestamps(
+    raw: pd.Series,
+    fmt: str | None = None,
+    tz: str | None = None,
+    *,
+    dayfirst: bool | None = None,
+    unit: str | None = None,
+    file: str | Path = "",
+    column: str | None = None,
+) -> pd.Series:
+    """Parse to naive timestamps (local time of ``tz`` when the source is tz-aware); bad -> NaT.
+
+    One format per column: ``fmt`` when given, else the one :func:`infer_timestamp_format`
+    finds (values in another format become NaT and are rejected row by row, never guessed one
+    by one). Numbers are epoch times and need their ``unit`` (``s``, ``ms``, ``us``, ``ns``):
+    without it the column is refused rather than read as nanoseconds (1970).
+    """
+    if unit is not None and unit not in EPOCH_UNITS:
+        raise ValueError(f"data.ts_unit must be one of {EPOCH_UNITS}, got {unit!r}")
     if pd.api.types.is_datetime64_any_dtype(raw):
         ts = raw
+    elif unit is not None:
+        ts = pd.to_datetime(pd.to_numeric(raw, errors="coerce"), unit=unit, errors="coerce")
+    elif pd.api.types.is_numeric_dtype(raw) or _looks_epoch(raw):
+        shown = raw.dropna().head(N_EXAMPLES)
+        raise DataValidationError(
+            file,
+            "timestamp_unit",
+            f"holds numbers (e.g. {shown.iat[0] if len(shown) else ''!r}), not dates: epoch "
+            "timestamps need their unit — set data.ts_unit=s|ms|us|ns",
+            column=column,
+            examples=shown.to_frame(column or "ts"),
+        )
     else:
-        ts = pd.to_datetime(raw, errors="coerce", format=fmt if fmt else "ISO8601", utc=False)
-        if ts.isna().sum() > raw.isna().sum() and not fmt:
-            # not ISO 8601 throughout: let pandas infer one format from the data
-            ts = pd.to_datetime(raw, errors="coerce", format="mixed")
+        fmt = fmt or infer_timestamp_format(raw, file, column, dayfirst)
+        ts = pd.to_datetime(raw, errors="coerce", format=fmt, utc=False)
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert(tz).dt.tz_localize(None) if tz else ts.dt.tz_localize(None)
+    elif ts.dtype == object:  # mixed offsets in one column: to UTC, then to ``tz``
+        ts = pd.to_datetime(raw, errors="coerce", format=fmt, utc=True)
         ts = ts.dt.tz_convert(tz).dt.tz_localize(None) if tz else ts.dt.tz_localize(None)
     return ts.astype("datetime64[ns]")
 
 
-def parse_numbers(raw: pd.Series) -> pd.Series:
+def _looks_epoch(raw: pd.Series) -> bool:
+    """Text of 9+ digits throughout (``1704067200``): epoch numbers written as text."""
+    text = raw.dropna().astype(str).str.strip()
+    return bool(len(text)) and bool(text.str.fullmatch(r"-?\d{9,}(\.\d+)?").all())
+
+
+def other_format(raw: pd.Series) -> pd.Series:
+    """Rows pandas could read in *some* format (a row in another format than its column's)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pd.to_datetime(raw, errors="coerce", format="mixed", utc=True).notna()
+
+
+def parse_numbers(raw: pd.Series, decimal: str | None = None) -> pd.Series:
+    """Numbers from a numeric or text column (``decimal``: the text's decimal mark); bad -> NaN."""
     if pd.api.types.is_numeric_dtype(raw):
         return raw.astype("float64")
+    if decimal and decimal != ".":
+        raw = raw.astype("string").str.replace(decimal, ".", regex=False)
     return pd.to_numeric(raw, errors="coerce").astype("float64")
 
 
@@ -215,34 +416,48 @@ def _present(name: str) -> pa.Check:
     return pa.Check(lambda s: s.notna(), name=name, ignore_na=False, error=f"{name}")
 
 
-def transactions_schema(max_ts: pd.Timestamp) -> pa.DataFrameSchema:
+def _finite(name: str) -> pa.Check:
+    return pa.Check(lambda s: np.isfinite(s.astype(float)), name=name, error=name)
+
+
+def transactions_schema(
+    max_ts: pd.Timestamp,
+    min_ts: pd.Timestamp | None = None,
+    max_abs_qty: float | None = None,
+    max_unit_price: float | None = None,
+) -> pa.DataFrameSchema:
     """Value rules for canonical transaction lines (after parsing).
 
-    Duplicate lines are found by :func:`duplicate_rows`: pandera's own ``unique`` check gives the
-    same answer but formats each failure case, which cost 4 s on the 12 k duplicates of UCI.
+    ``min_ts``: the floor below which a timestamp is a parsing or export accident (1900-01-01,
+    epoch zero), ``max_abs_qty`` / ``max_unit_price``: plausibility bounds (``ingest.*``);
+    infinities never pass. Duplicate lines are found by :func:`duplicate_rows`: pandera's own
+    ``unique`` check gives the same answer but formats each failure case, which cost 4 s on the
+    12 k duplicates of UCI.
     """
+    ts_checks = [_present("missing_value"), pa.Check(lambda s: s <= max_ts, name="future_timestamp")]
+    if min_ts is not None:
+        ts_checks.append(pa.Check(lambda s: s >= min_ts, name="timestamp_before_floor"))
+    qty_checks = [
+        _present("missing_value"),
+        _finite("non_finite_qty"),
+        pa.Check(lambda s: s != 0, name="zero_quantity"),
+    ]
+    if max_abs_qty:
+        qty_checks.append(pa.Check(lambda s: s.abs() <= max_abs_qty, name="implausible_qty"))
+    price_checks = [
+        _present("nan_price"),
+        _finite("non_finite_price"),
+        pa.Check(lambda s: s >= 0, name="negative_price"),
+    ]
+    if max_unit_price:
+        price_checks.append(pa.Check(lambda s: s <= max_unit_price, name="implausible_price"))
     return pa.DataFrameSchema(
         {
             C.ORDER_ID: pa.Column(object, _present("missing_value"), nullable=True),
             C.SKU: pa.Column(object, _present("missing_value"), nullable=True),
-            C.TS: pa.Column(
-                "datetime64[ns]",
-                [
-                    _present("missing_value"),
-                    pa.Check(lambda s: s <= max_ts, name="future_timestamp"),
-                ],
-                nullable=True,
-            ),
-            C.QTY: pa.Column(
-                float,
-                [_present("missing_value"), pa.Check(lambda s: s != 0, name="zero_quantity")],
-                nullable=True,
-            ),
-            C.UNIT_PRICE: pa.Column(
-                float,
-                [_present("nan_price"), pa.Check(lambda s: s >= 0, name="negative_price")],
-                nullable=True,
-            ),
+            C.TS: pa.Column("datetime64[ns]", ts_checks, nullable=True),
+            C.QTY: pa.Column(float, qty_checks, nullable=True),
+            C.UNIT_PRICE: pa.Column(float, price_checks, nullable=True),
         },
         coerce=False,
     )

@@ -32,7 +32,12 @@ def source(
     name: str = "generic",
     default_values: Mapping | None = None,
     ts_format: str | None = None,
+    dayfirst: bool | None = None,
+    ts_unit: str | None = None,
     tz: str | None = None,
+    sep: str | None = None,
+    encoding: str | None = None,
+    decimal: str | None = None,
     customer_id_is_member_id: bool = True,
 ) -> SourceSpec:
     defaults = dict(default_values or {})
@@ -43,7 +48,12 @@ def source(
         channel=defaults.get("channel", "unknown"),
         location_id=defaults.get("location_id", "default"),
         ts_format=ts_format,
+        dayfirst=dayfirst,
+        ts_unit=ts_unit,
         tz=tz,
+        sep=sep,
+        encoding=encoding,
+        decimal=decimal,
         customer_id_is_member_id=customer_id_is_member_id,
     )
 
