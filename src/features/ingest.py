@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.features.csv_export import to_csv
 from src.features.tables import (
     CanonicalTables,
     assemble,
@@ -273,7 +274,7 @@ def write_ingest(result: IngestResult, output: str | Path) -> Path:
         output,
         frames,
         {
-            "rejects.csv": result.rejects.to_csv(index=False),
+            "rejects.csv": to_csv(result.rejects),
             "ingest_report.json": json.dumps(result.report, indent=2, default=str),
         },
         partition_rows=partition_rows,

@@ -253,9 +253,7 @@ def infer_timestamp_format(
     if pd.to_datetime(values, format=ISO, errors="coerce", utc=True).notna().all():
         return ISO  # the common case, and never ambiguous (nobody writes year-day-month)
     candidates = _candidate_formats(distinct, dayfirst)
-    parsed = {
-        f: pd.to_datetime(values, format=f, errors="coerce", utc=True) for f in candidates
-    }
+    parsed = {f: pd.to_datetime(values, format=f, errors="coerce", utc=True) for f in candidates}
     counts = {f: int(parsed[f].notna().sum()) for f in candidates}
     best = max(counts.values())
     if best == 0:
@@ -434,7 +432,10 @@ def transactions_schema(
     ``unique`` check gives the same answer but formats each failure case, which cost 4 s on the
     12 k duplicates of UCI.
     """
-    ts_checks = [_present("missing_value"), pa.Check(lambda s: s <= max_ts, name="future_timestamp")]
+    ts_checks = [
+        _present("missing_value"),
+        pa.Check(lambda s: s <= max_ts, name="future_timestamp"),
+    ]
     if min_ts is not None:
         ts_checks.append(pa.Check(lambda s: s >= min_ts, name="timestamp_before_floor"))
     qty_checks = [

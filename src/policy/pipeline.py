@@ -26,6 +26,7 @@ import mlflow
 import pandas as pd
 
 from src.features import columns as C
+from src.features.csv_export import to_csv
 from src.features.sets import CatalogSet
 from src.features.store import FeatureStore, combine
 from src.features.tables import fingerprint, write_frames
@@ -125,12 +126,12 @@ def write_plan(out: Path, plan: Plan, sim_table, sim, sim_dates, pcfg, forecast_
     frames = {"suggestions": plan.suggestions, "transfers": plan.transfers}
     if plan.newsvendor is not None:
         frames["newsvendor"] = plan.newsvendor
-    csv = {f"{name}.csv": df.to_csv(index=False) for name, df in frames.items()}
+    csv = {f"{name}.csv": to_csv(df) for name, df in frames.items()}
     write_frames(out, frames, extra=csv)
     files = [out / f"{name}.{ext}" for name in frames for ext in ("parquet", "csv")]
     figs = {}
     if sim_table is not None:
-        sim_table.to_csv(out / "simulation.csv", index=False)
+        to_csv(sim_table, out / "simulation.csv")
         files.append(out / "simulation.csv")
         days = pcfg["simulation"]["window_days"]
         figs["tradeoff.png"] = tradeoff(
