@@ -13,6 +13,7 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from src.features.identity import SaltError, identity_salt
 from src.features.ingest import IngestOptions, write_ingest
 from src.features.report import format_ingest_summary
 from src.features.validation import DataValidationError
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> dict:
-    options = IngestOptions(**OmegaConf.to_container(cfg.ingest, resolve=True))
+    options = IngestOptions(
+        **OmegaConf.to_container(cfg.ingest, resolve=True), identity_salt=identity_salt()
+    )
     result = instantiate(cfg.data, _partial_=True)(options=options)
     output = write_ingest(result, cfg.paths.output)
     print(format_ingest_summary(result.report, output), flush=True)
@@ -34,6 +37,9 @@ def main(cfg: DictConfig) -> None:
         run(cfg)
     except DataValidationError as err:
         log.error("ingest stopped, nothing was written:\n%s", err)
+        sys.exit(2)
+    except SaltError as err:
+        log.error("ingest stopped: %s", err)
         sys.exit(2)
 
 

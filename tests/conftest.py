@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.helpers import RAW
+
+# the identity salt is a secret from the environment (src/features/identity.py); tests use a
+# fixed one rather than creating the salt file in the user's home
+os.environ.setdefault("RETAIL_BRAIN_ID_SALT", "tests-only-identity-salt")
 
 
 @pytest.fixture

@@ -16,15 +16,66 @@ are kept. The report says how many source ids became one customer and by which r
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from src.features import columns as C
 
+log = logging.getLogger(__name__)
 RULES = (C.MEMBER_ID, C.EMAIL_HASH, C.PHONE_HASH)
+SALT_ENV = "RETAIL_BRAIN_ID_SALT"
+SALT_FILE_ENV = "RETAIL_BRAIN_ID_SALT_FILE"
+DEFAULT_SALT_FILE = Path.home() / ".config" / "retail-brain" / "identity_salt"
+
+
+class SaltError(RuntimeError):
+    """The identity salt is unusable (a salt file that cannot be read or written)."""
+
+
+def identity_salt(environ=None) -> str:
+    """The salt of the email / phone hashes: a secret, so it never enters a config or a log.
+
+    ``RETAIL_BRAIN_ID_SALT`` when set (and not empty); else the salt file
+    (``RETAIL_BRAIN_ID_SALT_FILE``, default ``~/.config/retail-brain/identity_salt``), created
+    once with a random salt, readable by its owner only. An empty salt is never used: hashes
+    of emails and phones without one are a lookup table away from the addresses.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(SALT_ENV, "")
+    if value.strip():
+        return value
+    path = Path(env.get(SALT_FILE_ENV) or DEFAULT_SALT_FILE).expanduser()
+    try:
+        if path.is_file():
+            salt = path.read_text().strip()
+            if not salt:
+                raise SaltError(f"identity salt file {path} is empty; delete it or set {SALT_ENV}")
+            return salt
+        path.parent.mkdir(parents=True, exist_ok=True)
+        salt = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(salt + "\n")
+    except FileExistsError:  # another process created it first: use theirs
+        return path.read_text().strip()
+    except OSError as err:
+        raise SaltError(
+            f"no identity salt: {SALT_ENV} is not set and the salt file {path} cannot be "
+            f"used ({err}); set {SALT_ENV} or {SALT_FILE_ENV}"
+        ) from err
+    log.warning(
+        "generated a new identity salt in %s (owner-only); keep it with the data — the "
+        "email/phone hashes, and so One-ID merges across ingests, depend on it",
+        path,
+    )
+    return salt
 SINGLE = "single"  # a source id linked to no other
 
 

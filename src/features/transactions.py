@@ -49,6 +49,19 @@ OPTIONAL = (
     C.COUNTRY,
 )
 TRUTHY = {"1", "true", "t", "yes", "y"}
+PERSONAL = (C.EMAIL, C.PHONE)  # hashed for One-ID, never written or logged as given
+REDACTED = "<redacted>"
+
+
+def redact(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """``frame`` with the given (personal) columns' values replaced by ``<redacted>``."""
+    hit = [c for c in frame.columns if c in set(columns)]
+    if not hit:
+        return frame
+    out = frame.copy()
+    for c in hit:
+        out[c] = out[c].where(out[c].isna(), REDACTED)
+    return out
 
 
 @dataclass
@@ -131,12 +144,17 @@ def canonical_lines(
     col = spec.columns
     source_row = np.arange(len(raw), dtype="int64")
     raw = raw.reset_index(drop=True)
-    mapped_raw = raw[list(dict.fromkeys(col.values()))]
+    # what travels with a reject (rejects.csv, the report, error messages, logs): the mapped
+    # raw columns, personal ones redacted — only salted hashes of them are ever stored
+    personal = {col[k] for k in PERSONAL if k in col}
+    mapped_raw = redact(raw[list(dict.fromkeys(col.values()))], personal)
 
     def reject(mask: pd.Series | np.ndarray, column: str, rule: str, values) -> None:
         mask = np.asarray(mask, dtype=bool)
         if mask.any():
             vals = np.asarray(values)[mask]
+            if column in personal:
+                vals = np.where(pd.isna(vals), vals, REDACTED)
             rejects.add(file, source_row[mask], column, rule, vals, raw=mapped_raw[mask])
 
     out = pd.DataFrame(index=raw.index)

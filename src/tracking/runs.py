@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from importlib import metadata
@@ -89,9 +90,28 @@ def flatten(d: Mapping, prefix: str = "") -> dict[str, object]:
     return out
 
 
+SECRET_KEY = re.compile(r"(salt|secret|password|passwd|token|api_keys?|credentials?)$", re.I)
+REDACTED = "<redacted>"
+
+
+def redact_secrets(config):
+    """``config`` with the value of every key that names a secret replaced (defence in depth:
+    secrets come from the environment and are not in configs — this keeps one that slipped in
+    out of MLflow params and ``config.json``)."""
+    if isinstance(config, Mapping):
+        return {
+            k: REDACTED if SECRET_KEY.search(str(k)) and v not in (None, "") else redact_secrets(v)
+            for k, v in config.items()
+        }
+    if isinstance(config, list | tuple):
+        return [redact_secrets(v) for v in config]
+    return config
+
+
 def log_context(
     config: Mapping, data_fingerprint: str | None, tags: Mapping[str, str] | None = None
 ) -> None:
+    config = redact_secrets(config)
     params = {k: str(v)[:500] for k, v in flatten(config).items()}
     for i in range(0, len(params), 100):  # MLflow takes at most 100 params per call
         mlflow.log_params(dict(list(params.items())[i : i + 100]))
