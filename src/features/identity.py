@@ -76,6 +76,8 @@ def identity_salt(environ=None) -> str:
         path,
     )
     return salt
+
+
 SINGLE = "single"  # a source id linked to no other
 
 

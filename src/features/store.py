@@ -43,7 +43,9 @@ import pyarrow.dataset as ds
 from src.compute import current
 from src.features import columns as C
 from src.features.tables import (
+    IncompleteTables,
     bucket,
+    check_complete,
     fingerprint,
     partitioning,
     read_table,
@@ -185,6 +187,10 @@ class FeatureStore:
     def _table_files(self, names: Sequence[str]) -> list[Path] | None:
         if self.tables_dir is None:
             return None
+        try:  # never fingerprint or read a folder that mixes two writes
+            check_complete(self.tables_dir, [n for n in names if table_files(self.tables_dir, n)])
+        except IncompleteTables as err:
+            raise FeatureSetMissing(str(err)) from err
         found = [table_files(self.tables_dir, n) for n in names]
         return None if any(f is None for f in found) else [f for fs in found for f in fs]
 

@@ -15,20 +15,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from src.features import columns as C
 from src.features.catalog import build_products
 from src.features.identity import IdentityReport, identity_records, resolve
+
+log = logging.getLogger(__name__)
 
 DTYPES = {
     "transactions": {
@@ -258,6 +264,14 @@ def bucket(values: pd.Series, n: int) -> np.ndarray:
     return (hashed % np.uint64(n)).astype(np.int64)[codes]
 
 
+TABLESET = "_tables.json"  # written last: the generation every table file of the set carries
+GENERATION_KEY = b"retail_brain.generation"
+
+
+class IncompleteTables(FileNotFoundError):
+    """A folder whose table files are not all from one write (a replacement cut short)."""
+
+
 def table_files(folder: str | Path, name: str) -> list[Path] | None:
     """The Parquet files of table ``name`` in ``folder`` (one file, or a partitioned folder's
     parts in order); None when the table is not there."""
@@ -277,11 +291,54 @@ def partitioning(folder: str | Path, name: str) -> dict | None:
     return json.loads(meta.read_text()) if meta.is_file() else None
 
 
+def generation_of(path: Path) -> str | None:
+    """The write a table file belongs to (Parquet footer metadata; None: written elsewhere)."""
+    meta = pq.read_schema(path).metadata or {}
+    value = meta.get(GENERATION_KEY)
+    return value.decode() if value is not None else None
+
+
+def check_complete(folder: str | Path, names=None) -> None:
+    """Raise :class:`IncompleteTables` when a table file in ``folder`` is not from the write its
+    ``_tables.json`` names — a replacement killed between two file moves leaves new files beside
+    old ones, which must never be read as one data set. Folders without ``_tables.json``
+    (tables written by other tools) are not checked."""
+    folder = Path(folder)
+    meta_path = folder / TABLESET
+    if not meta_path.is_file():
+        return
+    meta = json.loads(meta_path.read_text())
+    wanted = meta["generation"]
+    for name in names if names is not None else meta["tables"]:
+        files = table_files(folder, name)
+        if files is None:
+            raise IncompleteTables(
+                f"{folder}: table {name!r} of the last write is missing; re-run the step that "
+                "writes this folder (`python -m pipelines.ingest` for canonical tables)"
+            )
+        if name in meta["tables"] and len(files) != meta["tables"][name]["files"]:
+            raise IncompleteTables(
+                f"{folder}: table {name!r} has {len(files)} file(s), the last write made "
+                f"{meta['tables'][name]['files']}; a replacement was cut short — re-run the step"
+            )
+        for f in files:
+            found = generation_of(f)
+            if found is not None and found != wanted:
+                raise IncompleteTables(
+                    f"{folder}: {f.relative_to(folder)} is from write {found}, the table set is "
+                    f"write {wanted}: a replacement was cut short (killed?) and the folder mixes "
+                    "two writes; re-run the step that writes it (`python -m pipelines.ingest` "
+                    "for canonical tables) — nothing was read"
+                )
+
+
 def read_table(
     folder: str | Path, name: str, columns: list[str] | None = None, files: list[Path] | None = None
 ) -> pd.DataFrame:
     """Canonical table ``name`` (or the given part ``files`` of it), with contract dtypes."""
-    files = files if files is not None else table_files(folder, name)
+    if files is None:
+        check_complete(folder, [name])
+        files = table_files(folder, name)
     if files is None:
         raise FileNotFoundError(
             f"{folder}: canonical table {name!r} not found; run `python -m pipelines.ingest` first"
@@ -305,14 +362,47 @@ def split_by_key(frame: pd.DataFrame, key: str, partition_rows: int) -> list[pd.
     return [frame[part == k] for k in range(n)]
 
 
-def _atomic_replace(target: Path, files: dict[str, bytes | Path]) -> None:
-    """Write all ``files`` into a temp folder beside ``target``, then move each into place.
+def _write_parquet(frame: pd.DataFrame, path: Path, generation: str) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = {**(table.schema.metadata or {}), GENERATION_KEY: generation.encode()}
+    pq.write_table(table.replace_schema_metadata(meta), path)
 
-    A name may be a folder (a partitioned table): the old folder is set aside and removed after
-    the new one is in place; a table that changes form (file <-> folder) loses its old form.
+
+def _leftover(path: Path) -> bool:
+    """A ``.staging-<pid>-*`` / ``.incoming-<pid>-*`` folder whose writer is gone."""
+    parts = path.name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return True  # an older layout without the pid
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def clean_leftovers(target: Path) -> list[Path]:
+    """Remove what a killed write left in ``target`` (its staging and old-version folders)."""
+    removed = []
+    for pattern in (".staging-*", ".incoming-*"):
+        for p in target.glob(pattern):
+            if p.is_dir() and _leftover(p):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p)
+    return removed
+
+
+def _atomic_replace(target: Path, files: dict[str, bytes | Path], tableset: dict) -> None:
+    """Move all ``files`` into place, then write ``_tables.json`` (manifest last).
+
+    Each move is atomic, the set is not: a process killed between two moves leaves new files
+    beside old ones — under the *old* ``_tables.json``, whose generation the new files do not
+    carry, so :func:`check_complete` refuses the folder until a complete write replaces it.
+    A name may be a folder (a partitioned table); a table that changes form loses the old one.
     """
     target.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".incoming-", dir=target))
+    tmp = Path(tempfile.mkdtemp(prefix=f".incoming-{os.getpid()}-", dir=target))
     try:
         for name, content in files.items():
             if isinstance(content, Path):
@@ -336,6 +426,8 @@ def _atomic_replace(target: Path, files: dict[str, bytes | Path]) -> None:
                     shutil.rmtree(other)
                 else:
                     other.unlink()
+        (tmp / TABLESET).write_text(json.dumps(tableset, indent=2))
+        os.replace(tmp / TABLESET, target / TABLESET)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -346,12 +438,23 @@ def write_frames(
     extra: Mapping[str, str] | None = None,
     partition_rows: int | None = None,
 ) -> None:
-    """Write ``name.parquet`` for each frame (and text files in ``extra``) atomically; a table of
-    ``PARTITION_KEYS`` with more than ``partition_rows`` rows becomes a partitioned folder."""
+    """Write ``name.parquet`` for each frame (and text files in ``extra``) as one set; a table
+    of ``PARTITION_KEYS`` with more than ``partition_rows`` rows becomes a partitioned folder.
+
+    Every Parquet file carries the write's generation and ``_tables.json`` is written last
+    (:func:`_atomic_replace`); what a killed earlier write left behind is removed first.
+    """
     target = Path(target)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target if target.exists() else None))
+    if target.exists():
+        for p in clean_leftovers(target):
+            log.info("removed %s, left by an interrupted write", p)
+    generation = uuid.uuid4().hex
+    staging = Path(
+        tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=target if target.exists() else None)
+    )
     try:
         files: dict[str, bytes | Path] = {}
+        tables = {}
         for name, frame in frames.items():
             key = PARTITION_KEYS.get(name)
             if key and partition_rows and len(frame) > partition_rows:
@@ -359,24 +462,32 @@ def write_frames(
                 folder.mkdir()
                 parts = split_by_key(frame, key, partition_rows)
                 for k, part in enumerate(parts):
-                    part.to_parquet(folder / f"part-{k:05d}.parquet", index=False)
+                    _write_parquet(part, folder / f"part-{k:05d}.parquet", generation)
                 (folder / PARTITIONING).write_text(
                     json.dumps({"by": key, "partitions": len(parts), "rows": len(frame)})
                 )
                 files[name] = folder
+                tables[name] = {"files": len(parts), "rows": len(frame)}
                 continue
             path = staging / f"{name}.parquet"
-            frame.to_parquet(path, index=False)
+            _write_parquet(frame, path, generation)
             files[f"{name}.parquet"] = path
+            tables[name] = {"files": 1, "rows": len(frame)}
         for name, text in (extra or {}).items():
             files[name] = text.encode()
-        _atomic_replace(target, files)
+        tableset = {
+            "generation": generation,
+            "written": pd.Timestamp.now("UTC").isoformat(),
+            "tables": tables,
+        }
+        _atomic_replace(target, files, tableset)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def read_tables(source: str | Path) -> CanonicalTables:
     source = Path(source)
+    check_complete(source, C.TABLES)
     missing = [n for n in C.TABLES if table_files(source, n) is None]
     if missing:
         raise FileNotFoundError(

@@ -147,7 +147,9 @@ def test_separator_and_encoding_are_options(tmp_path):
 
 def test_a_wrong_encoding_names_the_line(tmp_path):
     path = tmp_path / "export.csv"
-    path.write_bytes(b"Order,Item,When,Units,Price\no1,A,2024-01-01,1,2\no2,Caf\xe9,2024-01-01,1,2\n")
+    path.write_bytes(
+        b"Order,Item,When,Units,Price\no1,A,2024-01-01,1,2\no2,Caf\xe9,2024-01-01,1,2\n"
+    )
     with pytest.raises(DataValidationError) as err:
         generic.load(path, COLUMNS, options=OPTS)
     assert err.value.rule == "encoding" and "line 3" in str(err.value)

@@ -46,7 +46,10 @@ def test_a_tracked_run_never_logs_the_salt(tmp_path, monkeypatch):
 
 
 def test_secret_looking_keys_are_redacted_before_logging(tmp_path):
-    cfg = {"ingest": {"identity_salt": CANARY_SALT, "ok": 1}, "x": [{"api_key": "canary-api-key-55e1"}]}
+    cfg = {
+        "ingest": {"identity_salt": CANARY_SALT, "ok": 1},
+        "x": [{"api_key": "canary-api-key-55e1"}],
+    }
     assert redact_secrets(cfg) == {
         "ingest": {"identity_salt": "<redacted>", "ok": 1},
         "x": [{"api_key": "<redacted>"}],
@@ -56,7 +59,9 @@ def test_secret_looking_keys_are_redacted_before_logging(tmp_path):
     with mlflow.start_run(experiment_id=exp):
         log_context(cfg, None)
     mlflow.set_tracking_uri("")
-    assert CANARY_SALT not in every_text(tmp_path) and "canary-api-key-55e1" not in every_text(tmp_path)
+    assert CANARY_SALT not in every_text(tmp_path) and "canary-api-key-55e1" not in every_text(
+        tmp_path
+    )
 
 
 def test_the_salt_comes_from_the_environment_or_a_private_file_made_once(tmp_path):
