@@ -125,7 +125,14 @@ def run(cfg: DictConfig) -> None:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="build_services")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    from src.features.store import FeatureSetMissing
+    from src.serve.package import ChampionMissing
+
+    try:
+        run(cfg)
+    except (ChampionMissing, FeatureSetMissing, FileNotFoundError) as err:
+        log.error("stopped: %s", err)  # what is missing and what to run — no traceback
+        sys.exit(2)
 
 
 if __name__ == "__main__":

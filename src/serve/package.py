@@ -59,12 +59,40 @@ def champion(client: MlflowClient, name: str):
         ) from err
 
 
-def _download(name: str, version: str, dst: Path) -> Path:
-    return Path(
-        mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+# what each bundle reads from its champion's MLflow model folder
+REQUIRED_ARTIFACT = {"recsys": "artifacts/recommender", "planner": "artifacts/forecast.parquet"}
+
+
+def _download(name: str, version, dst: Path, required: str) -> Path:
+    """The champion's model folder, or :class:`ChampionMissing` naming the registered model, the
+    version, where its artifacts should be and what is missing (never a temp-folder errno)."""
+    try:  # the storage location itself (a file path or bucket URI), not an alias of it
+        from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+        where = MlflowClient().get_model_version_download_uri(name, version.version)
+        if where.startswith("runs:/"):
+            where = RunsArtifactRepository.get_underlying_uri(where)
+    except mlflow.exceptions.MlflowException:
+        where = getattr(version, "source", None) or f"models:/{name}/{version.version}"
+    try:
+        path = Path(
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version.version}", dst_path=str(dst)
+            )
         )
-    )
+    except (mlflow.exceptions.MlflowException, OSError) as err:
+        raise ChampionMissing(
+            f"registered model {name!r} version {version.version} (@{CHAMPION}): its artifacts "
+            f"cannot be read from {where} ({type(err).__name__}: {err}); re-run the training "
+            f"pipeline or point @{CHAMPION} at a version whose artifacts exist"
+        ) from err
+    if not (path / required).exists():
+        raise ChampionMissing(
+            f"registered model {name!r} version {version.version} (@{CHAMPION}): artifact "
+            f"{required!r} is missing from {where}; re-run the training pipeline or point "
+            f"@{CHAMPION} at a version whose artifacts exist"
+        )
+    return path
 
 
 @dataclass(frozen=True)
@@ -222,7 +250,9 @@ def build_services(
             ),
         }
         for service, (reg_name, version, assemble) in plans.items():
-            model_dir = _download(reg_name, version.version, tmp / service / "mlflow")
+            model_dir = _download(
+                reg_name, version, tmp / service / "mlflow", REQUIRED_ARTIFACT[service]
+            )
             labels = {
                 "mlflow_model": reg_name,
                 "mlflow_version": str(version.version),

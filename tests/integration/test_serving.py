@@ -301,3 +301,38 @@ def test_make_serve_knows_when_the_bentos_are_outdated(stack):
     changed = {**now["planner"], "source_fingerprint": "0" * 16}  # a new plan was written
     assert "source_fingerprint" in stale(changed, labels["planner"])
     assert stale(now["recsys"], None) == "not built yet"
+
+
+def test_a_champion_without_its_artifacts_stops_build_and_serve_cleanly(stack):
+    """Issue 17 item 9: a champion whose artifacts are gone named a temp folder's errno
+    (build_services) or gave a traceback (make serve). Point @champion at a version whose run
+    lacks the recommender, build and serve, then put the alias back."""
+    from mlflow import MlflowClient
+
+    tracking = compose("build_services", stack["paths"]).tracking.uri
+    name = compose("build_services", stack["paths"]).tasks.recsys.registered_model
+    client = MlflowClient(tracking)
+    old = client.get_model_version_by_alias(name, "champion")
+    mlflow.set_tracking_uri(tracking)
+    with mlflow.start_run(experiment_id=mlflow.get_run(old.run_id).info.experiment_id) as run:
+        mlflow.log_text("no recommender here", "model/MLmodel")
+    broken = client.create_model_version(name, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    client.set_registered_model_alias(name, "champion", broken.version)
+    try:
+        env = {**os.environ, "BENTOML_HOME": str(stack["tmp"] / "bentoml-broken")}
+        for module in ("pipelines.build_services", "pipelines.serve"):
+            out = subprocess.run(
+                [sys.executable, "-m", module, *stack["paths"], "serving.rebuild=true"],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            text = out.stdout + out.stderr
+            assert out.returncode == 2, (module, text[-2000:])
+            assert "Traceback" not in text, module
+            assert f"'{name}' version {broken.version}" in text and "recommender" in text, text
+    finally:
+        client.set_registered_model_alias(name, "champion", old.version)
+        mlflow.set_tracking_uri("")

@@ -139,3 +139,31 @@ def test_planner_filters_and_forecasts(planner):
         planner.forecast_for("A", horizon=15)
     with pytest.raises(NotFound, match="whole network"):
         planner.forecast_for("A", location_id="store-1")
+
+
+def test_a_champion_whose_artifacts_are_missing_is_named_with_its_version(tmp_path):
+    """Issue 17 item 9 (the fast half): ChampionMissing names the model, version and artifact."""
+    import mlflow
+    import pytest
+    from mlflow import MlflowClient
+
+    from src.serve.package import ChampionMissing, _download
+
+    uri = f"sqlite:///{tmp_path}/m.db"
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.create_experiment("t", artifact_location=(tmp_path / "a").as_uri())
+    with mlflow.start_run(experiment_id=exp) as run:
+        mlflow.log_text("x", "model/MLmodel")
+    client = MlflowClient(uri)
+    client.create_registered_model("m")
+    v = client.create_model_version("m", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    try:
+        with pytest.raises(ChampionMissing, match=r"'m' version 1 .*'artifacts/recommender'"):
+            _download("m", v, tmp_path / "dl", "artifacts/recommender")
+        import shutil
+
+        shutil.rmtree(tmp_path / "a")  # the artifact store itself is gone
+        with pytest.raises(ChampionMissing, match=r"'m' version 1 .*(cannot be read|is missing from file:)"):
+            _download("m", v, tmp_path / "dl2", "artifacts/recommender")
+    finally:
+        mlflow.set_tracking_uri("")
