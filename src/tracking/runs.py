@@ -12,6 +12,7 @@ Nothing here runs at import time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +34,30 @@ def configure(tracking_uri: str, experiment: str, artifact_root: str | Path) -> 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # a PythonModel object is pickled by design here (the class is importable from src)
     logging.getLogger("mlflow.pyfunc").setLevel(logging.ERROR)
+    lock = contextlib.nullcontext()
     if tracking_uri.startswith("sqlite:///"):
-        Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    found = mlflow.get_experiment_by_name(experiment)
-    if found is None:
-        root = Path(artifact_root).resolve() / experiment
-        root.mkdir(parents=True, exist_ok=True)
-        exp_id = mlflow.create_experiment(experiment, artifact_location=root.as_uri())
-    else:
-        exp_id = found.experiment_id
+        db = Path(tracking_uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+        # two first runs at once both create the tables ("table experiments already exists"):
+        # one process at a time creates or migrates the SQLite store and its experiments. A
+        # shared team store should be an MLflow server (tracking.uri=http://...), not a file.
+        lock = FileLock(str(db) + ".lock", timeout=600)
+    with lock:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None:
+            root = Path(artifact_root).resolve() / experiment
+            root.mkdir(parents=True, exist_ok=True)
+            try:
+                exp_id = mlflow.create_experiment(experiment, artifact_location=root.as_uri())
+            except mlflow.exceptions.MlflowException:  # created meanwhile by another client
+                found = mlflow.get_experiment_by_name(experiment)
+                if found is None:
+                    raise
+                exp_id = found.experiment_id
+        else:
+            exp_id = found.experiment_id
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
 
