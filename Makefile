@@ -8,6 +8,9 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 DATASET ?= online_retail
 export OPENBLAS_NUM_THREADS ?= 1
+# offline: no usage telemetry from MLflow (runs, `make ui`) or BentoML (docs/SECURITY.md)
+export MLFLOW_DISABLE_TELEMETRY ?= true
+export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help

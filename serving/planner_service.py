@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
+from src.serve.hardening import harden
 from src.serve.planner import MAX_LIMIT, PlannerBundle
 from src.serve.schemas import ModelInfo, answer
 
@@ -61,8 +62,8 @@ class PlannerService:
         location_id: Location | None = None,
         skus: Annotated[list[Sku], Field(max_length=10_000)] = [],  # noqa: B006
         abc_class: list[Literal["A", "B", "C"]] = [],  # noqa: B006
-        only_orders: bool = False,
-        limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 100,
+        only_orders: Annotated[bool, Field(strict=True)] = False,
+        limit: Annotated[int, Field(strict=True, ge=1, le=MAX_LIMIT)] = 100,
     ) -> Suggestions:
         """Today's suggestions, filtered by location, SKUs and ABC class, largest orders first."""
         return answer(
@@ -81,7 +82,7 @@ class PlannerService:
         sku: Sku,
         location_id: Location | None = None,
         horizon: Annotated[
-            int | None, Field(ge=1, le=366, description="days; default: all stored")
+            int | None, Field(strict=True, ge=1, le=366, description="days; default: all stored")
         ] = None,
     ) -> Forecast:
         """Point forecast and quantiles per day from the champion's stored forecast."""
@@ -90,3 +91,4 @@ class PlannerService:
 
 PlannerService.add_asgi_middleware(JsonBodies)
 PlannerService.add_asgi_middleware(BearerAuth)
+harden(PlannerService)  # offline docs, client errors at INFO, /metrics labelled by route

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
+from src.serve.hardening import harden
 from src.serve.recsys import MAX_BATCH, MAX_K, RecsysBundle
 from src.serve.schemas import ModelInfo, answer
 
@@ -22,7 +23,8 @@ MODEL_TAG = os.environ.get("RETAIL_BRAIN_RECSYS_MODEL", "retail-brain-recsys:lat
 
 CustomerId = Annotated[str, Field(min_length=1, max_length=200, description="One-ID customer id")]
 Sku = Annotated[str, Field(min_length=1, max_length=100)]
-K = Annotated[int, Field(ge=1, le=MAX_K, description=f"number of items, 1..{MAX_K}")]
+K = Annotated[int, Field(strict=True, ge=1, le=MAX_K, description=f"number of items, 1..{MAX_K}")]
+Flag = Annotated[bool, Field(strict=True)]  # true/false only: 1 or "yes" is a 400
 Channel = Annotated[str | None, Field(max_length=100, description="only items sold there lately")]
 ExcludeSkus = Annotated[list[Sku], Field(max_length=1000, description="never recommend these")]
 
@@ -65,7 +67,7 @@ class RecommendationService:
         customer_id: CustomerId,
         k: K = 10,
         channel: Channel = None,
-        in_stock_only: bool = False,
+        in_stock_only: Flag = False,
         exclude_skus: ExcludeSkus = [],  # noqa: B006
         location_id: Annotated[str | None, Field(max_length=200)] = None,
     ) -> Recommendations:
@@ -87,7 +89,7 @@ class RecommendationService:
         customer_ids: Annotated[list[CustomerId], Field(min_length=1, max_length=MAX_BATCH)],
         k: K = 10,
         channel: Channel = None,
-        in_stock_only: bool = False,
+        in_stock_only: Flag = False,
         exclude_skus: ExcludeSkus = [],  # noqa: B006
     ) -> Batch:
         """Top-k items for up to 1,000 customers in one call."""
@@ -112,3 +114,4 @@ class RecommendationService:
 
 RecommendationService.add_asgi_middleware(JsonBodies)
 RecommendationService.add_asgi_middleware(BearerAuth)
+harden(RecommendationService)  # offline docs, client errors at INFO, /metrics labelled by route

@@ -84,31 +84,72 @@ class BearerAuth:
         await _json(send, 401, {"error": "unauthorized"}, [(b"www-authenticate", b"Bearer")])
 
 
-class JsonBodies:
-    """ASGI middleware: business endpoints take JSON; multipart bodies get 415, not a parser crash.
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a 1,000-customer batch is ~60 KB; 200 MB bodies were taken
 
-    BentoML parses any body as JSON for our APIs, except ``multipart/*``, which it hands to a form
-    parser that fails with a 500 when the boundary is missing (found by schemathesis).
+
+class JsonBodies:
+    """ASGI middleware: business endpoints take JSON bodies of bounded size.
+
+    * a POST whose ``Content-Type`` is not JSON gets 415 (BentoML parsed any body as JSON, and
+      handed ``multipart/*`` to a form parser that failed with a 500 — found by schemathesis);
+    * a body over ``max_bytes`` gets 413, by its ``Content-Length`` or, when chunked, as soon as
+      the bytes read pass the limit (the body is then replayed to the app from memory).
     """
 
-    def __init__(self, app):
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
         self.app = app
+        self.max_bytes = int(max_bytes)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope.get("method") == "POST":
-            ctype = b""
-            for name, v in scope.get("headers", []):
-                if name.lower() == b"content-type":
-                    ctype = v.lower()
-                    break
-            if ctype.startswith(b"multipart/"):
-                await _json(
-                    send,
-                    415,
-                    {"error": "send the request body as JSON (Content-Type: application/json)"},
-                )
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        ctype, length = b"", None
+        for name, v in scope.get("headers", []):
+            low = name.lower()
+            if low == b"content-type":
+                ctype = v.lower()
+            elif low == b"content-length":
+                length = v
+        media = ctype.split(b";")[0].strip()
+        if media != b"application/json" and not media.endswith(b"+json"):
+            await _json(
+                send,
+                415,
+                {"error": "send the request body as JSON (Content-Type: application/json)"},
+            )
+            return
+        too_big = {"error": f"request body larger than {self.max_bytes:,} bytes"}
+        if length is not None:
+            try:
+                if int(length) > self.max_bytes:
+                    await _json(send, 413, too_big)
+                    return
+            except ValueError:
+                await _json(send, 400, {"error": "invalid Content-Length"})
                 return
-        await self.app(scope, receive, send)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                chunks.append(message)
+                break
+            size += len(message.get("body", b""))
+            if size > self.max_bytes:
+                await _json(send, 413, too_big)
+                return
+            chunks.append(message)
+            if not message.get("more_body", False):
+                break
+        replay = iter(chunks)
+
+        async def replayed():
+            try:
+                return next(replay)
+            except StopIteration:
+                return await receive()
+
+        await self.app(scope, replayed, send)
 
 
 async def _json(send, status: int, payload: dict, extra: list | None = None) -> None:

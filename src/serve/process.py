@@ -28,6 +28,7 @@ def start(
 
     Output goes to ``log`` when given (the file stays open as long as the process runs)."""
     port = free_port(host) if port is None else port
+    env = own_metrics_home(env, target, port)
     out = open(log, "w") if log else None  # noqa: SIM115 - closed by the OS with the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "bentoml", "serve", target, "--host", host, "--port", str(port)],
@@ -37,6 +38,27 @@ def start(
         stderr=subprocess.STDOUT if out else None,
     )
     return proc, f"http://{host}:{port}"
+
+
+def own_metrics_home(env: dict, target: str, port: int) -> dict:
+    """``env`` with a BentoML home of this server's own, sharing the Bentos and models.
+
+    BentoML keeps its Prometheus multiprocess files in ``$BENTOML_HOME/prometheus_multiproc_dir``
+    and *empties* it when a server starts: two services on one home wiped each other's metrics
+    and reported each other's series. Each server gets ``<home>/servers/<name>-<port>`` with
+    ``bentos`` and ``models`` linked to the shared store, so its metrics are its own."""
+    home = env.get("BENTOML_HOME")
+    if not home:
+        return env
+    home = Path(home)
+    own = home / "servers" / f"{target.split(':')[0]}-{port}"
+    own.mkdir(parents=True, exist_ok=True)
+    for store in ("bentos", "models"):
+        (home / store).mkdir(parents=True, exist_ok=True)
+        link = own / store
+        if not link.is_symlink():
+            link.symlink_to(home / store, target_is_directory=True)
+    return {**env, "BENTOML_HOME": str(own)}
 
 
 def wait_ready(

@@ -163,7 +163,9 @@ def test_a_champion_whose_artifacts_are_missing_is_named_with_its_version(tmp_pa
         import shutil
 
         shutil.rmtree(tmp_path / "a")  # the artifact store itself is gone
-        with pytest.raises(ChampionMissing, match=r"'m' version 1 .*(cannot be read|is missing from file:)"):
+        with pytest.raises(
+            ChampionMissing, match=r"'m' version 1 .*(cannot be read|is missing from file:)"
+        ):
             _download("m", v, tmp_path / "dl2", "artifacts/recommender")
     finally:
         mlflow.set_tracking_uri("")
