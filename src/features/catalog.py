@@ -21,8 +21,11 @@ import pandas as pd
 
 from src.features import columns as C
 
-# pattern (full match on the SKU, case-insensitive) -> subcategory of non-merchandise
-DEFAULT_NON_MERCHANDISE: dict[str, str] = {
+# pattern (full match on the SKU, case-insensitive) -> subcategory of non-merchandise.
+# These are UCI Online Retail's codes (B = bad debt, D = discount, M = manual ...): the UCI
+# adapter passes them; another brand's SKU "B" or "D" is a product unless its own adapter or
+# config (``data.non_merchandise``) says otherwise.
+UCI_NON_MERCHANDISE: dict[str, str] = {
     r"POST|DOT|C2|C3": "postage",
     r"BANK CHARGES|AMAZONFEE|CRUK": "fee",
     r"M|ADJUST\d*|B|PADS": "adjustment",
@@ -113,8 +116,9 @@ def build_products(
     non_merchandise: Mapping[str, str] | None = None,
     min_skus_per_category: int = 10,
 ) -> pd.DataFrame:
-    """One row per SKU seen in ``lines`` (name = its most frequent name)."""
-    rules = DEFAULT_NON_MERCHANDISE if non_merchandise is None else non_merchandise
+    """One row per SKU seen in ``lines`` (name = its most frequent name); ``non_merchandise``:
+    the source's own non-merchandise codes (none by default)."""
+    rules = non_merchandise or {}
     skus = pd.Series(pd.unique(lines[C.SKU]), name=C.SKU)
     products = pd.DataFrame({C.SKU: skus})
 

@@ -180,3 +180,15 @@ def test_a_megabyte_sku_is_rejected_not_kept(tmp_path):
 
 def test_generic_columns_helper_still_matches(write_csv, good_rows):
     assert len(generic.load(write_csv(good_rows), GENERIC_COLUMNS).tables.transactions) == 5
+
+
+# --- 11. non-merchandise codes belong to a source, not to every brand --------------------------
+
+
+def test_uci_codes_are_not_applied_to_another_brand(tmp_path):
+    path = csv(tmp_path, "o1,B,2024-01-01,1,2\no2,D,2024-01-01,1,2\no3,POST,2024-01-01,1,2\n")
+    products = generic.load(path, COLUMNS, options=OPTS).tables.products.set_index(C.SKU)
+    assert products[C.IS_MERCHANDISE].all()  # B, D, POST are this brand's products
+    own = generic.load(path, COLUMNS, options=OPTS, non_merchandise={"POST": "postage"})
+    p = own.tables.products.set_index(C.SKU)
+    assert not p.loc["POST", C.IS_MERCHANDISE] and p.loc["B", C.IS_MERCHANDISE]

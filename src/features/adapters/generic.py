@@ -74,10 +74,11 @@ def load(
     *,
     inventory: Mapping | None = None,
     options: IngestOptions | None = None,
+    non_merchandise: Mapping[str, str] | None = None,
     **source_options,
 ) -> IngestResult:
     """Ingest one export (see ``conf/data/generic.yaml``); ``source_options`` go to :func:`source`."""
     spec = source(path, columns, **source_options)
     inv = dict(inventory or {})
     inv_spec = inventory_spec(inv.get("path"), inv.get("columns") or {}, inv.get("as_of"))
-    return ingest([spec], options, inventory=inv_spec)
+    return ingest([spec], options, inventory=inv_spec, non_merchandise=dict(non_merchandise or {}))

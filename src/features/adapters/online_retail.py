@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from src.features import columns as C
+from src.features.catalog import UCI_NON_MERCHANDISE
 from src.features.ingest import IngestOptions, IngestResult, ingest
 from src.features.transactions import SourceSpec
 
@@ -77,4 +78,4 @@ def load(
     files: Sequence[Mapping], root: Path | str = "data/raw", options: IngestOptions | None = None
 ) -> IngestResult:
     """Ingest the UCI files (see ``conf/data/online_retail.yaml``)."""
-    return ingest(sources(files, root), options)
+    return ingest(sources(files, root), options, non_merchandise=UCI_NON_MERCHANDISE)
