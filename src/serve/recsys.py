@@ -133,7 +133,9 @@ class RecsysBundle:
         ids = [str(c) for c in customer_ids]
         out = {c: [] for c in ids}
         live = []
-        for c in ids:  # known customers: filter their precomputed list by today's rules
+        # each customer once, however often asked for; known customers: filter their
+        # precomputed list by today's rules
+        for c in dict.fromkeys(ids):
             got = self.precomputed.get(c)
             if got is None:
                 live.append(c)

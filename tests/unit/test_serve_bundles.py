@@ -169,3 +169,13 @@ def test_a_champion_whose_artifacts_are_missing_is_named_with_its_version(tmp_pa
             _download("m", v, tmp_path / "dl2", "artifacts/recommender")
     finally:
         mlflow.set_tracking_uri("")
+
+
+def test_a_batch_may_name_a_customer_twice(recs):
+    """schemathesis found a 500: customer_ids ["0", "0"] (unknown, so asked of the model twice)."""
+    bundle, events, _ = recs
+    known = events[C.CUSTOMER_ID].iloc[0]
+    out = bundle.recommend_many(["0", "0", known, known], k=3)
+    assert [r["customer_id"] for r in out] == ["0", "0", known, known]
+    assert out[0]["items"] == out[1]["items"] and len(out[0]["items"]) == 3
+    assert out[2]["items"] == out[3]["items"] == bundle.recommend(known, k=3)["items"]
