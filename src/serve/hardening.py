@@ -8,11 +8,17 @@
   :class:`ClientErrorsAtInfo` turns those records into one INFO line naming the path and the
   error type only. Server errors (5xx) stay at ERROR with their traceback.
 * **Metrics by route** — :func:`src.serve.metrics.label_by_route`.
+* **Header timeout** — uvicorn (h11, under BentoML) times out idle keep-alive connections but
+  not a request whose headers never finish: a client sending one header byte at a time held a
+  connection forever (slowloris). :func:`limit_header_time` closes a connection whose request
+  headers are not complete ``RETAIL_BRAIN_HEADER_TIMEOUT`` seconds (10) after it opened or
+  after its previous response.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -84,8 +90,60 @@ def _is_client_error(exc: BaseException) -> bool:
     return False
 
 
+HEADER_TIMEOUT_ENV = "RETAIL_BRAIN_HEADER_TIMEOUT"
+
+
+def limit_header_time(seconds: float | None = None) -> None:
+    """Close connections whose request headers take longer than ``seconds`` (idempotent)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol as P
+
+    limit = float(seconds if seconds is not None else os.environ.get(HEADER_TIMEOUT_ENV, 10))
+    P._retail_brain_header_timeout = limit
+    if getattr(P, "_retail_brain_timer", False):
+        return
+    made, handle, complete = P.connection_made, P.handle_events, P.on_response_complete
+
+    def waiting(self) -> bool:  # no request in flight: the next one's headers are awaited
+        return self.cycle is None or self.cycle.response_complete
+
+    def arm(self) -> None:
+        disarm(self)
+        self._rb_header_timer = self.loop.call_later(P._retail_brain_header_timeout, fire, self)
+
+    def disarm(self) -> None:
+        timer = getattr(self, "_rb_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._rb_header_timer = None
+
+    def fire(self) -> None:
+        self._rb_header_timer = None
+        if waiting(self) and not self.transport.is_closing():
+            self.logger.info("closing a connection whose request headers took too long")
+            self.transport.close()
+
+    def connection_made(self, transport) -> None:
+        made(self, transport)
+        arm(self)
+
+    def handle_events(self) -> None:
+        handle(self)
+        if not waiting(self):
+            disarm(self)
+
+    def on_response_complete(self) -> None:
+        complete(self)
+        if not self.transport.is_closing():
+            arm(self)
+
+    P.connection_made, P.handle_events = connection_made, handle_events
+    P.on_response_complete = on_response_complete
+    P._retail_brain_timer = True
+
+
 def harden(service) -> None:
     """Install everything above for ``service`` (call once, at import of its module)."""
+    limit_header_time()
     service.add_asgi_middleware(OfflineDocs)
     label_by_route(service)
     logger = logging.getLogger(BENTOML_HTTP_LOGGER)

@@ -59,6 +59,7 @@ def stack(tmp_path_factory):
     assert "uv is not installed" not in build.stderr  # nothing is installed at build time
     servers, urls, logs = [], {}, {}
     env["RETAIL_BRAIN_API_KEYS"] = f"{KEY},{OTHER_KEY}"
+    env["RETAIL_BRAIN_HEADER_TIMEOUT"] = "2"  # half-sent headers are cut after 2 s
     try:
         for name in ("recsys", "planner"):
             logs[name] = tmp / f"{name}.log"
@@ -389,3 +390,30 @@ def test_strict_bodies_limits_offline_docs_and_quiet_client_errors_on_real_serve
     log = stack["logs"]["recsys"].read_text()
     assert "canary-cust-991" not in log  # the rejected request's values are not logged
     assert "Traceback" not in log
+
+
+def test_half_sent_headers_are_cut_off_by_the_real_server(stack):
+    """Issue 17 item 11: a connection that never finishes its headers is closed."""
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    u = urlparse(stack["urls"]["planner"])
+    with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+        t0 = time.time()
+        s.sendall(b"POST /forecast HTTP/1.1\r\nHost: x\r\n")
+        closed = None
+        while time.time() - t0 < 15:
+            time.sleep(0.5)
+            try:
+                s.sendall(b"X")
+                s.settimeout(0.05)
+                if s.recv(1024) == b"":
+                    closed = time.time() - t0
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = time.time() - t0
+                break
+    assert closed is not None and closed < 6, closed

@@ -189,3 +189,60 @@ def test_telemetry_is_off_for_every_entry_point():
         timeout=120,
     )
     assert out.stdout.split() == ["True", "True"], out.stderr[-1500:]
+
+
+def test_a_request_whose_headers_never_finish_is_closed():
+    """Slowloris: uvicorn under BentoML never timed out half-sent headers."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from src.serve.hardening import limit_header_time
+    from src.serve.process import free_port
+
+    limit_header_time(1.0)
+
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, http="h11", log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            if server.started:
+                break
+            time.sleep(0.05)
+
+        def drip(first: bytes = b"") -> float:
+            """Seconds until the server closes a connection that drips header bytes."""
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                if first:
+                    s.sendall(first)
+                    assert s.recv(1024).startswith(b"HTTP/1.1 200")
+                t0 = time.time()
+                s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+                for _ in range(20):
+                    time.sleep(0.3)
+                    try:
+                        s.sendall(b"X")
+                        s.settimeout(0.01)
+                        if s.recv(1024) == b"":
+                            return time.time() - t0
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        return time.time() - t0
+                return float("inf")
+
+        assert drip() < 3  # a fresh connection
+        assert drip(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") < 3  # after a first, complete request
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
