@@ -15,7 +15,7 @@ Our **champion** is chosen without looking at the test window: every model of ou
 backtested on the last 28 days of the training data, the best validation WRMSSE wins. All models
 and peers are then fitted on the full training data and scored on the test window with the same
 code (``src.forecast.metrics.evaluate``; weights = revenue over the last 28 training days).
-Peers: statsforecast SeasonalNaive(7), AutoETS(7), CrostonOptimized, TSB(0.1, 0.1), ADIDA, IMAPA,
+Peers: each series' empirical quantiles of its last 56 days, statsforecast SeasonalNaive(7), AutoETS(7), CrostonOptimized, TSB(0.1, 0.1), ADIDA, IMAPA,
 with conformal intervals (2 windows of 28) turned into the nine M5 quantiles; mlforecast with a
 default LGBMRegressor (lags 7/14/28, day-of-week and month), intervals likewise.
 Writes ``benchmarks/out/forecast_<dataset>.parquet`` (the champion's forecast), ``…_metrics.json``
@@ -42,6 +42,7 @@ from benchmarks.report import write_section
 from src.features import columns as C
 from src.features.panel import calendar_features
 from src.forecast.backtest import BacktestSpec, backtest, known_future
+from src.forecast.baselines import EmpiricalQuantiles
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
 from src.forecast.pipeline import model_factories
 
@@ -294,6 +295,10 @@ def main(argv: list[str] | None = None) -> dict:
         log.info("ours %s: %.1f s", name, results[name][1])
     results |= statsforecast_peers(train)
     results |= mlforecast_peer(train)
+    # a peer with no model of dispersion: each series' quantiles of its last 56 days (issue 13)
+    results["peer empirical_quantiles_56"] = timed(
+        lambda: EmpiricalQuantiles(window=56).fit(train, static).predict(H, future)
+    )
 
     rows = []
     for name, (fc, seconds, mem) in results.items():
@@ -301,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(
             {
                 "model": name,
-                "ours": not name.startswith(("statsforecast", "mlforecast")),
+                "ours": not name.startswith(("statsforecast", "mlforecast", "peer ")),
                 "validation_wrmsse": validation.get(name),
                 **overall,
                 "fit_predict_s": seconds,

@@ -179,3 +179,39 @@ class Croston(Forecaster):
     def _predict_mean(self, h: int, future_covariates=None) -> np.ndarray:
         rate = self._rate(self.size_, self.interval_, self.prob_)
         return np.repeat(rate[:, None], h, axis=1)
+
+
+class EmpiricalQuantiles(Forecaster):
+    """Each series' own recent distribution, repeated over the horizon: the quantiles of its last
+    ``window`` observed periods (days before a series' first sale do not count), the mean of
+    the same periods as the point forecast. No model of dispersion at all — which is what makes
+    it an honest yardstick for the calibrated quantiles of the other forecasters (issue 13)."""
+
+    name = "empirical_quantiles"
+
+    def __init__(
+        self, window: int = 56, quantiles: Sequence[float] = M5_QUANTILES, freq: str = "D"
+    ):
+        super().__init__(quantiles, freq)
+        if window < 1:
+            raise ValueError(f"empirical_quantiles: window must be >= 1, got {window}")
+        self.window = int(window)
+
+    def _fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None) -> None:
+        recent = self.Y_[:, -self.window :]
+        seen = ~np.isnan(recent).all(axis=1)
+        self.level_ = np.zeros(len(recent))
+        self.q_ = np.zeros((len(recent), len(self.quantiles)))
+        if seen.any():
+            self.level_[seen] = np.nanmean(recent[seen], axis=1)
+            self.q_[seen] = np.nanquantile(recent[seen], self.quantiles, axis=1).T
+
+    def _predict_mean(self, h: int, future_covariates=None) -> np.ndarray:
+        return np.repeat(self.level_[:, None], h, axis=1)
+
+    def predict(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
+        if self.ids_ is None:
+            raise RuntimeError(f"{self.name}: call fit() before predict()")
+        mean = np.clip(self._predict_mean(h), 0, None)
+        q = np.clip(np.repeat(self.q_[:, None, :], h, axis=1), 0, None)
+        return self.to_frame(mean, np.maximum.accumulate(q, axis=2))

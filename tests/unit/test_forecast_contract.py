@@ -8,7 +8,7 @@ import pytest
 
 from src.features import columns as C
 from src.forecast.base import MODEL_COL, load_forecaster
-from src.forecast.baselines import Croston, ExponentialSmoothing, SeasonalNaive
+from src.forecast.baselines import Croston, EmpiricalQuantiles, ExponentialSmoothing, SeasonalNaive
 from src.forecast.ensemble import Ensemble
 from src.forecast.generators import daily_panel
 from src.forecast.lgbm import LightGBMForecaster
@@ -30,6 +30,7 @@ TINY_NN = dict(
 
 MODELS = {
     "seasonal_naive": lambda: SeasonalNaive(),
+    "empirical_quantiles": lambda: EmpiricalQuantiles(window=28),
     "exp_smoothing": lambda: ExponentialSmoothing(),
     "croston_sba": lambda: Croston("sba"),
     "tsb": lambda: Croston("tsb"),
@@ -124,3 +125,22 @@ def test_models_are_handed_only_what_their_capability_flags_ask_for(data):
     backtest(Uses, train, static, spec)
     assert got["static"] is static
     assert list(got["future"].columns) == [C.UNIQUE_ID, C.DS, "dow", "price"]
+
+
+def test_empirical_quantiles_are_each_series_own_recent_quantiles():
+    """The issue-13 yardstick: quantiles (and mean) of the last ``window`` observed days."""
+    ds = pd.date_range("2024-01-01", periods=10, freq="D")
+    panel = pd.DataFrame(
+        {
+            "unique_id": ["a"] * 10 + ["b"] * 3,
+            "ds": list(ds) + list(ds[-3:]),  # b starts 3 days before the end
+            "y": [0, 0, 0, 0, 0, 1, 2, 3, 4, 5] + [9.0, 9.0, 9.0],
+        }
+    )
+    fc = EmpiricalQuantiles(window=5, quantiles=(0.1, 0.5, 0.9)).fit(panel).predict(4)
+    a = fc[fc["unique_id"] == "a"]
+    assert np.allclose(a["y_hat"], 3.0) and np.allclose(a["q0.5"], 3.0)
+    assert np.allclose(a["q0.1"], np.quantile([1, 2, 3, 4, 5], 0.1))
+    b = fc[fc["unique_id"] == "b"]  # days before its first sale do not count as zeros
+    assert np.allclose(b[["y_hat", "q0.1", "q0.9"]].to_numpy(), 9.0)
+    assert len(fc) == 8
