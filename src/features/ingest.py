@@ -71,9 +71,8 @@ class IngestOptions:
     max_abs_qty: float | None = 1e6  # plausibility bounds: larger values are rejected
     max_unit_price: float | None = 1e6
     max_id_length: int | None = 256  # longer order / SKU / customer / location ids are rejected
-    identity_salt: str = (
-        ""  # a secret: set by the pipeline from identity.identity_salt(), never config
-    )
+    # a secret: set by the pipeline from identity.identity_salt(), never from config
+    identity_salt: str = ""
     default_country_code: str = "44"
     lead_time_days: float = 7.0
     min_skus_per_category: int = 10

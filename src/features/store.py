@@ -89,6 +89,14 @@ def is_sorted(frame: pd.DataFrame, keys: list[str]) -> bool:
         return False
 
 
+def in_layout_order(frame: pd.DataFrame, layout) -> tuple[pd.DataFrame, list[str]]:
+    """``frame`` in ``layout``'s sort order (sorted only when it is not already), and the keys."""
+    sort = [c for c in layout.sort if c in frame]
+    if sort and not is_sorted(frame, sort):
+        frame = frame.sort_values(sort, kind="stable", ignore_index=True)
+    return frame, sort
+
+
 @dataclass(frozen=True)
 class TableLayout:
     """How one table of a feature set is stored: split by ``partition_by``, ordered by ``sort``."""
@@ -187,12 +195,14 @@ class FeatureStore:
     def _table_files(self, names: Sequence[str]) -> list[Path] | None:
         if self.tables_dir is None:
             return None
+        found = {n: table_files(self.tables_dir, n) for n in names}
         try:  # never fingerprint or read a folder that mixes two writes
-            check_complete(self.tables_dir, [n for n in names if table_files(self.tables_dir, n)])
+            check_complete(self.tables_dir, [n for n, f in found.items() if f])
         except IncompleteTables as err:
             raise FeatureSetMissing(str(err)) from err
-        found = [table_files(self.tables_dir, n) for n in names]
-        return None if any(f is None for f in found) else [f for fs in found for f in fs]
+        if any(f is None for f in found.values()):
+            return None
+        return [f for fs in found.values() for f in fs]
 
     def source_fingerprint(self, spec) -> str | None:
         """Fingerprint of the canonical tables ``spec`` is built from (None: not all there)."""
@@ -334,13 +344,14 @@ class FeatureStore:
                 staging=str(staging),
             )
             tables, digests = {}, []
+            source = f"transactions by {partitioning(self.tables_dir, 'transactions')['by']}"
             for table in spec.layouts:
                 metas = [w[table] for w in written]
                 tables[table] = {
                     "columns": metas[0]["columns"],
                     "partition_by": metas[0]["partition_by"],
                     "sort": metas[0]["sort"],
-                    "partitioned_from": f"transactions by {partitioning(self.tables_dir, 'transactions')['by']}",
+                    "partitioned_from": source,
                     "partitions": [
                         {k: m[k] for k in ("partition", "file", "rows", "bytes", "sha256")}
                         for m in metas
@@ -399,9 +410,7 @@ class FeatureStore:
     def _write_table(
         self, staging: Path, table: str, frame: pd.DataFrame, layout: TableLayout
     ) -> tuple[dict, list[str]]:
-        sort = [c for c in layout.sort if c in frame]
-        if sort and not is_sorted(frame, sort):
-            frame = frame.sort_values(sort, kind="stable", ignore_index=True)
+        frame, sort = in_layout_order(frame, layout)
         n = self.partitions if layout.partition_by else 1
         part = (
             bucket(frame[layout.partition_by], n) if layout.partition_by else np.zeros(len(frame))
@@ -460,10 +469,7 @@ def _build_part(
     tx = read_table(Path(part.file).parent, "transactions", columns, files=[Path(part.file)])
     out = {}
     for table, frame in spec.build_partition(tx, products, bounds).items():
-        layout = spec.layout(table)
-        sort = [c for c in layout.sort if c in frame]
-        if sort and not is_sorted(frame, sort):
-            frame = frame.sort_values(sort, kind="stable", ignore_index=True)
+        frame, sort = in_layout_order(frame, spec.layout(table))
         meta = _write_part(Path(staging), table, part.index, frame)
         out[table] = {
             **meta,

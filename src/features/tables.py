@@ -412,15 +412,9 @@ def _atomic_replace(target: Path, files: dict[str, bytes | Path], tableset: dict
         for name in files:
             stem = name.removesuffix(".parquet")
             other = target / (stem if name.endswith(".parquet") else f"{name}.parquet")
-            if (tmp / name).is_dir():
-                old = target / name
-                if old.exists():
-                    old.rename(tmp / f".old-{name}")
-                os.replace(tmp / name, target / name)
-            else:
-                if (target / name).is_dir():
-                    (target / name).rename(tmp / f".old-{name}")
-                os.replace(tmp / name, target / name)
+            if (target / name).is_dir():  # os.replace cannot replace a folder: set it aside
+                (target / name).rename(tmp / f".old-{name}")
+            os.replace(tmp / name, target / name)
             if stem in PARTITION_KEYS and other.exists():
                 if other.is_dir():
                     shutil.rmtree(other)
@@ -493,7 +487,8 @@ def read_tables(source: str | Path) -> CanonicalTables:
         raise FileNotFoundError(
             f"{source}: canonical tables {missing} not found; run `python -m pipelines.ingest` first"
         )
-    frames = {n: read_table(source, n) for n in C.TABLES}
+    # checked once above: read each table's files without re-reading _tables.json and footers
+    frames = {n: read_table(source, n, files=table_files(source, n)) for n in C.TABLES}
     return CanonicalTables(**frames)
 
 
