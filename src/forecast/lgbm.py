@@ -228,3 +228,249 @@ def _future_matrices(
                 M = pd.DataFrame(M).ffill(axis=1).bfill(axis=1).to_numpy()
             out[c] = M
     return out
+
+
+# --- direct, level-free LightGBM (issue 13) ---------------------------------------------------
+
+
+def period_days(dates: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Days each period covers: months differ (28-31 days), so monthly demand is modelled per day."""
+    if freq == "MS":
+        return np.asarray(dates.days_in_month, dtype=float)
+    return np.ones(len(dates))
+
+
+class DirectLightGBMForecaster(Forecaster):
+    """Direct (non-recursive) global LightGBM, as the M5 winners ran it beside recursive models.
+
+    One booster per horizon block (``blocks`` equal blocks of ``horizon``; the step inside a block
+    is a feature), trained on many forecast origins (``origins`` of them, ``origin_step`` apart)
+    of every series at once. A block's model sees only what was known at the origin, so nothing
+    is fed back and errors do not compound over the horizon.
+
+    Level-free: every target and level feature is divided by the series' recent level (its mean
+    demand per day over the last ``scale_window`` periods), so one model serves slow and fast
+    series alike and can follow a series above any level it saw in training (a tree on raw
+    units cannot). Rows are weighted by that level, so the loss is on units. Features:
+    normalised lags and rolling means/spreads, the same period one and two seasons back (the
+    seasonal profile), year-over-year growth, zero share, age, log level, price and price
+    momentum (when the panel has a price), the target period's known covariates (calendar,
+    events, SNAP …), the static columns in ``static_features`` as categoricals, and the step.
+
+    Quantiles: negative binomial around the mean, its per-series dispersion from this model's own
+    errors on the last ``horizon`` periods (the model is fitted once without them first).
+    """
+
+    name = "lightgbm_direct"
+    uses_future_covariates = True
+    uses_static = True
+
+    def __init__(
+        self,
+        horizon: int = 28,
+        blocks: int = 4,
+        lags: int = 14,
+        windows: Sequence[int] = (7, 28, 91),
+        scale_window: int = 28,
+        season_length: int = 7,
+        origins: int = 30,
+        origin_step: int = 7,
+        static_features: Sequence[str] = ("category",),
+        dispersion_holdout: bool = True,
+        num_boost_round: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 63,
+        min_data_in_leaf: int = 200,
+        feature_fraction: float = 0.8,
+        bagging_fraction: float = 0.8,
+        lambda_l2: float = 1.0,
+        num_threads: int = 0,
+        seed: int = 0,
+        quantiles: Sequence[float] = M5_QUANTILES,
+        freq: str = "D",
+    ):
+        super().__init__(quantiles, freq)
+        if horizon < 1 or blocks < 1:
+            raise ValueError(f"{self.name}: horizon and blocks must be >= 1 ({horizon}, {blocks})")
+        self.horizon = int(horizon)
+        self.blocks = min(int(blocks), self.horizon)
+        self.lags = int(lags)
+        self.windows = tuple(sorted(windows))
+        self.scale_window = int(scale_window)
+        self.season_length = int(season_length)
+        self.origins = int(origins)
+        self.origin_step = int(origin_step)
+        self.static_features = tuple(static_features)
+        self.dispersion_holdout = dispersion_holdout
+        self.num_boost_round = num_boost_round
+        self.params = {
+            "objective": "l2",
+            "learning_rate": learning_rate,
+            "num_leaves": num_leaves,
+            "min_data_in_leaf": min_data_in_leaf,
+            "feature_fraction": feature_fraction,
+            "bagging_fraction": bagging_fraction,
+            "bagging_freq": 1,
+            "lambda_l2": lambda_l2,
+            "num_threads": num_threads,
+            "seed": seed,
+            "verbosity": -1,
+            "deterministic": True,
+            "force_col_wise": True,
+        }
+
+    # --- blocks and features ----------------------------------------------------------------
+    def block_steps(self) -> list[np.ndarray]:
+        return [b + 1 for b in np.array_split(np.arange(self.horizon), self.blocks)]
+
+    def feature_names(self) -> list[str]:
+        s = self.season_length
+        return (
+            [f"lag_{lag}" for lag in range(1, self.lags + 1)]
+            + [f"mean_{w}" for w in self.windows]
+            + [f"std_{self.scale_window}", f"same_period_{s}", f"same_period_{2 * s}"]
+            + [f"growth_{s}", f"zero_share_{self.windows[-1]}", "age", "log_level"]
+            + (["price_momentum"] if "price" in self.cov_names_ else [])
+            + list(self.cov_names_)
+            + list(self.static_names_)
+            + ["step"]
+        )
+
+    def _rows(
+        self, R: np.ndarray, covs: dict[str, np.ndarray], T: int, k: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features of origin ``T`` (columns < T known) for step ``k``; level; started mask."""
+        n = R.shape[0]
+        sw = self.scale_window
+        s = self.season_length
+        with np.errstate(invalid="ignore", divide="ignore"):
+            recent = R[:, max(T - sw, 0) : T]
+            level = np.nan_to_num(np.nanmean(recent, axis=1), nan=0.0) + 1e-3
+            started = np.isfinite(R[:, :T]).any(axis=1) & (np.nan_to_num(R[:, :T]).sum(axis=1) > 0)
+
+            def col(t):
+                return R[:, t] if 0 <= t < T else np.full(n, np.nan)
+
+            def mean(lo, hi):
+                lo = max(lo, 0)
+                return np.nanmean(R[:, lo:hi], axis=1) if hi > lo else np.full(n, np.nan)
+
+            f = [col(T - lag) / level for lag in range(1, self.lags + 1)]
+            f += [mean(T - w, T) / level for w in self.windows]
+            f.append(np.nanstd(recent, axis=1) / level if recent.shape[1] else np.full(n, np.nan))
+            tgt = T - 1 + k
+            f.append(col(tgt - s) / level)
+            f.append(col(tgt - 2 * s) / level)
+            last = min(s, 3)
+            f.append(mean(T - last, T) / mean(T - last - s, T - s))
+            w = self.windows[-1]
+            f.append(np.nanmean(R[:, max(T - w, 0) : T] == 0, axis=1))
+            f.append(np.isfinite(R[:, :T]).sum(axis=1).astype(float))
+            f.append(np.log(level))
+            if "price" in self.cov_names_:
+                p = covs["price"]
+                f.append(p[:, tgt] / np.nanmean(p[:, max(T - s, 0) : T], axis=1))
+            for c in self.cov_names_:
+                f.append(covs[c][:, tgt])
+            f += [self.static_codes_[:, i] for i in range(len(self.static_names_))]
+            f.append(np.full(n, float(k)))
+        X = np.stack([np.asarray(v, dtype=np.float32) for v in f], axis=1)
+        X[~np.isfinite(X)] = np.nan
+        return X, level, started
+
+    def _train_blocks(self, R: np.ndarray, covs: dict[str, np.ndarray]) -> list[lgb.Booster]:
+        T_end = R.shape[1]
+        first = max(self.scale_window, 1)
+        origins = list(range(T_end - 1, first - 1, -self.origin_step))[: self.origins]
+        boosters = []
+        names = self.feature_names()
+        for steps in self.block_steps():
+            X, y, w = [], [], []
+            for T in origins:
+                for k in steps:
+                    if T - 1 + k >= T_end:
+                        continue
+                    Xk, level, started = self._rows(R, covs, T, k)
+                    target = R[:, T - 1 + k] / level
+                    keep = started & np.isfinite(target)
+                    X.append(Xk[keep])
+                    y.append(target[keep])
+                    w.append(level[keep])
+            if not X or sum(len(v) for v in y) == 0:
+                raise ValueError(
+                    f"{self.name}: no training rows for steps {steps.tolist()}: the history "
+                    f"({T_end} periods) is shorter than scale_window + horizon"
+                )
+            data = lgb.Dataset(
+                np.concatenate(X),
+                np.concatenate(y),
+                weight=np.concatenate(w),
+                feature_name=names,
+                categorical_feature=list(self.static_names_) or "auto",
+                free_raw_data=True,
+            )
+            boosters.append(lgb.train(self.params, data, num_boost_round=self.num_boost_round))
+        return boosters
+
+    def _direct(self, boosters, R: np.ndarray, covs: dict[str, np.ndarray], h: int) -> np.ndarray:
+        T = R.shape[1]
+        out = np.zeros((R.shape[0], h))
+        for booster, steps in zip(boosters, self.block_steps(), strict=True):
+            for k in steps:
+                if k > h:
+                    continue
+                X, level, started = self._rows(R, covs, T, k)
+                pred = booster.predict(X, num_threads=self.params["num_threads"])
+                out[:, k - 1] = np.where(started, np.clip(pred, 0, None) * level, 0.0)
+        return out
+
+    # --- fit / predict ----------------------------------------------------------------------
+    def _fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None) -> None:
+        covs = {}
+        for c in COVARIATES:
+            if c in panel:
+                covs[c] = to_wide(panel, c)[2]
+        self.cov_names_ = tuple(covs)
+        names, codes = [], []
+        if static_df is not None:
+            s = static_df.set_index(C.UNIQUE_ID).reindex(self.ids_)
+            for c in self.static_features:
+                if c in s:
+                    names.append(c)
+                    code = pd.factorize(s[c])[0].astype(float)
+                    codes.append(np.where(code < 0, np.nan, code))  # missing: LightGBM's NaN
+        self.static_names_ = tuple(names)
+        self.static_codes_ = np.stack(codes, axis=1) if codes else np.zeros((len(self.ids_), 0))
+        self.days_ = period_days(self.dates_, self.freq)
+        R = self.Y_ / self.days_[None, :]
+        T = R.shape[1]
+        if self.dispersion_holdout and self.horizon + 2 * self.scale_window < T:
+            cut = T - self.horizon
+            head = {c: m[:, :cut] for c, m in covs.items()}
+            boosters = self._train_blocks(R[:, :cut], head)
+            pred = self._direct(boosters, R[:, :cut], covs, self.horizon) * self.days_[None, cut:]
+            self.alpha_ = dispersion(self.Y_[:, cut:], pred, min_points=self.horizon)
+        self.boosters_ = self._train_blocks(R, covs)
+        self.covs_ = covs
+        if self.alpha_ is None:
+            self.alpha_ = np.ones(len(self.ids_))
+
+    def _predict_mean(self, h: int, future_covariates: pd.DataFrame | None) -> np.ndarray:
+        if h > self.horizon:
+            raise ValueError(f"{self.name}: fitted for horizon {self.horizon}, asked for {h}")
+        future = self.future_dates(h)
+        fut = _future_matrices(future_covariates, self.ids_, future, self.cov_names_)
+        covs = {}
+        for c in self.cov_names_:
+            hist = self.covs_[c]
+            ahead = fut.get(c)
+            if ahead is None:  # not supplied: carry the last known value forward
+                last = pd.DataFrame(hist).ffill(axis=1).to_numpy()[:, -1:]
+                ahead = np.repeat(last, h, axis=1)
+            covs[c] = np.concatenate([hist, ahead], axis=1)
+        R = self.Y_ / self.days_[None, :]
+        return self._direct(self.boosters_, R, covs, h) * period_days(future, self.freq)[None, :]
+
+    def feature_importance(self) -> pd.Series:
+        gain = sum(b.feature_importance("gain") for b in self.boosters_)
+        return pd.Series(gain, index=self.feature_names()).sort_values(ascending=False)

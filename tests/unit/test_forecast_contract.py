@@ -11,7 +11,7 @@ from src.forecast.base import MODEL_COL, load_forecaster
 from src.forecast.baselines import Croston, EmpiricalQuantiles, ExponentialSmoothing, SeasonalNaive
 from src.forecast.ensemble import Ensemble
 from src.forecast.generators import daily_panel
-from src.forecast.lgbm import LightGBMForecaster
+from src.forecast.lgbm import DirectLightGBMForecaster, LightGBMForecaster
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, quantile_column
 from src.forecast.neural import DartsForecaster
 
@@ -36,6 +36,18 @@ MODELS = {
     "tsb": lambda: Croston("tsb"),
     "lightgbm": lambda: LightGBMForecaster(
         num_boost_round=60, min_data_in_leaf=10, holdout=H, num_threads=1
+    ),
+    "lightgbm_direct": lambda: DirectLightGBMForecaster(
+        horizon=H,
+        blocks=2,
+        lags=7,
+        windows=(7, 28),
+        scale_window=28,
+        origins=10,
+        origin_step=3,
+        num_boost_round=60,
+        min_data_in_leaf=10,
+        num_threads=1,
     ),
     "lstm": lambda: DartsForecaster(kind="lstm", **TINY_NN),
     "tft": lambda: DartsForecaster(kind="tft", **TINY_NN),
@@ -144,3 +156,32 @@ def test_empirical_quantiles_are_each_series_own_recent_quantiles():
     b = fc[fc["unique_id"] == "b"]  # days before its first sale do not count as zeros
     assert np.allclose(b[["y_hat", "q0.1", "q0.9"]].to_numpy(), 9.0)
     assert len(fc) == 8
+
+
+def test_direct_lightgbm_has_one_model_per_block_and_models_demand_per_day():
+    """Direct: one booster per horizon block, no forecast fed back; monthly demand is modelled
+    per day, so a flat daily rate gives forecasts in proportion to the days in each month."""
+    dates = pd.date_range("2018-01-01", periods=40, freq="MS")
+    rows = [(f"s{i}", d, float(10 * (i + 1) * d.days_in_month)) for i in range(4) for d in dates]
+    panel = pd.DataFrame(rows, columns=[C.UNIQUE_ID, C.DS, C.Y])
+    model = DirectLightGBMForecaster(
+        horizon=3,
+        blocks=3,
+        lags=6,
+        windows=(3, 12),
+        scale_window=6,
+        season_length=12,
+        origins=20,
+        origin_step=1,
+        num_boost_round=40,
+        min_data_in_leaf=2,
+        num_threads=1,
+        dispersion_holdout=False,
+        freq="MS",
+    ).fit(panel)
+    assert len(model.boosters_) == 3
+    fc = model.predict(3)  # May (31), June (30), July (31) 2021
+    per_day = fc[Y_HAT].to_numpy() / np.tile([31, 30, 31], 4)
+    assert np.allclose(per_day, np.repeat([10, 20, 30, 40], 3), rtol=0.02)
+    with pytest.raises(ValueError, match="horizon 3"):
+        model.predict(4)
