@@ -19,6 +19,7 @@ import pandas as pd
 from src.features import columns as C
 from src.forecast.base import FREQ_OFFSETS, Forecaster
 from src.forecast.metrics import M5_QUANTILES, evaluate
+from src.forecast.paths import protection_scores
 
 log = logging.getLogger(__name__)
 CUTOFF = "cutoff"
@@ -30,6 +31,10 @@ class BacktestSpec:
     windows: int = 2
     step: int = 28
     known_covariates: tuple[str, ...] = ("dow", "week", "month", "day", "holiday", "event", "snap")
+    # periods of lead time + review: also score the forecast of their summed demand (the
+    # quantity a reorder policy orders from; src.forecast.paths.protection_scores), None: off
+    protection_periods: int | None = None
+    protection_rho: float = 0.3
 
 
 @dataclass
@@ -120,6 +125,12 @@ def backtest(
     for i, o in enumerate(origins):
         seconds.append(o.seconds)
         ps, overall = evaluate(o.forecast, o.window, o.train, quantiles=quantiles)
+        if spec.protection_periods and spec.protection_periods <= spec.horizon:
+            pps, pov = protection_scores(
+                o.forecast, o.window, o.train, spec.protection_periods, spec.protection_rho
+            )
+            ps = ps.merge(pps, on=C.UNIQUE_ID, how="left")
+            overall |= pov
         per_window.append(overall)
         per_series.append(ps.assign(window=i, **{CUTOFF: o.cutoff}))
         forecasts.append(

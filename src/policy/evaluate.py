@@ -31,8 +31,13 @@ from src.features import columns as C
 from src.features.store import bucket
 from src.forecast.backtest import refit_forecasts
 from src.forecast.base import Forecaster, to_wide
+from src.forecast.paths import (
+    forecast_arrays,
+    horizon_needed,
+    period_sum_scale,
+    protection_loss,
+)
 from src.policy.classify import class_service_levels, cost_service_levels
-from src.policy.demand import forecast_arrays, horizon_needed
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.policies import normal_level, protection_moments
 from src.policy.simulate import Plan, SimResult, SimSettings, merge, simulate
@@ -132,6 +137,44 @@ def rolling_forecasts(
         ids, _, mean, q, levels = forecast_arrays(origin.forecast)
         out[int(r)] = _align(history.ids, ids, mean, q, levels)
     return out
+
+
+def protection_pinball(
+    history: History,
+    forecasts: Mapping[int, OriginForecast],
+    rho: float,
+    draws: int = 500,
+    seed: int = 0,
+) -> dict[str, float]:
+    """How well rolling forecasts state each review's lead-time + review demand — the quantity
+    the policy orders from (its copula ``rho`` included): scaled pinball loss of the
+    ``L + R``-day sums over every review origin, weighted by each series' value of demand over
+    the 28 days before the window (:func:`src.forecast.paths.protection_loss`)."""
+    days = int(np.rint(np.max(history.lead_time))) + int(history.review_period)
+    before = history.y[:, : history.start]
+    scale = period_sum_scale(before, days)
+    w = history.unit_value * before[:, -28:].sum(axis=1)
+    losses, bands = [], []
+    for r, fc in sorted(forecasts.items()):
+        d = history.start + r
+        if d + days > len(history.dates) or fc.quantiles.shape[1] < days:
+            continue
+        actual = history.y[:, d : d + days].sum(axis=1)
+        loss, band = protection_loss(
+            fc.quantiles[:, :days], fc.levels, actual, rho, draws, seed + r
+        )
+        losses.append(loss)
+        bands.append(band)
+    if not losses:
+        raise ValueError(f"no review origin leaves {days} days of actuals to score")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spl = np.mean(losses, axis=0) / scale
+    ok = np.isfinite(spl) & (w > 0)
+    return {
+        f"wpspl_{days}": float(np.sum(spl[ok] * w[ok]) / w[ok].sum()) if ok.any() else np.nan,
+        f"coverage90_{days}": float(np.mean(bands)),
+        "origins": len(losses),
+    }
 
 
 def _align(target_ids, ids, mean, q, levels) -> OriginForecast:

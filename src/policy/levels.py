@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from src.policy.demand import daily_path_blocks, lead_time_draws, period_demand
+from src.forecast.paths import daily_path_blocks, lead_time_draws, period_demand
 from src.policy.policies import POLICIES, economic_order_quantity, level_from_samples, safety_stock
 
 
@@ -21,7 +21,7 @@ class PolicySpec:
     ``kind``: ``RS`` (periodic review, order up to ``S`` every ``review_period`` days), ``sS`` or
     ``sQ`` (continuous review). ``lot_size_days`` sets ``Q`` (and ``S - s``) as days of mean
     demand unless ``order_cost > 0``, in which case Wilson's EOQ is used. ``rho``: how strongly
-    forecast errors on different days move together (see :mod:`src.policy.demand`).
+    forecast errors on different days move together (see :mod:`src.forecast.paths`).
     """
 
     kind: str = "RS"

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.forecast.paths import daily_path_blocks, forecast_arrays, horizon_needed, period_demand
 from src.inventory.keys import split_ids
 from src.inventory.stock import positions
 from src.inventory.supply import supply_terms
 from src.policy.classify import class_service_levels, classify, cost_service_levels
-from src.policy.demand import daily_path_blocks, forecast_arrays, horizon_needed, period_demand
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.policies import critical_ratio, newsvendor_quantity
 from src.policy.suggest import SUGGESTION_COLUMNS, plan_transfers, suggestions

@@ -12,7 +12,7 @@ Chains*, ch. 6-7):
   ``IP`` above ``s``.
 
 Levels come from the *distribution* of demand over the protection period (samples built from
-the forecast quantiles, see :mod:`src.policy.demand`); the normal approximation is kept as a
+the forecast quantiles, see :mod:`src.forecast.paths`); the normal approximation is kept as a
 peer and for data without quantile forecasts.
 """
 

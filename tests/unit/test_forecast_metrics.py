@@ -77,3 +77,31 @@ def test_evaluate_aggregates_with_weights():
     assert a.loc["b", "rmsse"] == 0.0
     assert overall["wrmsse"] == pytest.approx(0.25 * np.sqrt(0.5))
     assert overall["bias"] == pytest.approx(2 / 12)
+
+
+def test_protection_scores_rank_a_calibrated_forecast_above_a_narrow_one():
+    """The policy's own quantity: pinball of lead-time + review demand (issue 13)."""
+    from src.forecast.baselines import EmpiricalQuantiles
+    from src.forecast.generators import daily_panel
+    from src.forecast.paths import protection_scores
+
+    panel, static = daily_panel(n_series=8, length=200, seed=4)
+    cut = panel[C.DS].max() - pd.Timedelta(days=28)
+    train = panel[panel[C.DS] <= cut].drop(columns="true_rate")
+    test = panel[panel[C.DS] > cut]
+    fc = EmpiricalQuantiles(window=56).fit(train, static).predict(28)
+    per, overall = protection_scores(fc, test, train, days=14, rho=0.3, draws=400)
+    assert set(overall) == {"wpspl_14", "coverage90_14"} and len(per) == 8
+    actual = test[test[C.DS] <= cut + pd.Timedelta(days=14)].groupby(C.UNIQUE_ID)[C.Y].sum()
+    assert np.allclose(
+        per.set_index(C.UNIQUE_ID)["protection_actual"], actual.reindex(per[C.UNIQUE_ID])
+    )
+    # every quantile collapsed onto the mean: same centre, no spread -> a worse score
+    narrow = fc.copy()
+    for c in [c for c in fc.columns if c.startswith("q")]:
+        narrow[c] = fc["y_hat"]
+    _, worse = protection_scores(narrow, test, train, days=14, rho=0.3, draws=400)
+    assert worse["wpspl_14"] > overall["wpspl_14"]
+    assert worse["coverage90_14"] < overall["coverage90_14"]
+    with pytest.raises(ValueError, match="exceeds"):
+        protection_scores(fc, test, train, days=40)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from src.forecast.paths import daily_paths, period_demand
 from src.policy.classify import abc_classes, classify, cost_service_levels, xyz_classes
-from src.policy.demand import daily_paths, period_demand
 from src.policy.levels import PolicySpec, policy_levels
 from src.policy.policies import (
     critical_ratio,
@@ -399,7 +399,7 @@ def test_partition_results_merge_to_the_whole():
 def test_protection_draws_in_blocks_equal_drawing_every_series_at_once(lead_time_std):
     """make_plan draws daily paths a block of series at a time (memory per block, not per
     catalogue); the draws are the ones a single all-series draw gives, bit for bit."""
-    from src.policy.demand import lead_time_draws
+    from src.forecast.paths import lead_time_draws
     from src.policy.levels import protection_samples
 
     rng = np.random.default_rng(4)

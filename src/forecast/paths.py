@@ -1,4 +1,8 @@
-"""Demand over the protection period, from a forecast's daily quantiles.
+"""Demand over the protection period, from a forecast's daily quantiles (sample paths).
+
+Part of the forecast layer because it is a property of a forecast — the policy layer orders from
+it, and backtests score it (:func:`protection_scores`: pinball loss of the lead-time + review
+demand, the quantity a reorder policy actually uses).
 
 A forecast gives, per series and day, a mean and quantiles (``q0.005 … q0.995``). A policy needs
 the distribution of the *sum* of demand over the lead time (``s``) or lead time plus review
@@ -25,7 +29,7 @@ import pandas as pd
 from scipy import special
 
 from src.features import columns as C
-from src.forecast.metrics import Y_HAT
+from src.forecast.metrics import M5_QUANTILES, Y_HAT, revenue_weights
 
 
 def quantile_levels(forecast: pd.DataFrame) -> list[tuple[float, str]]:
@@ -154,3 +158,100 @@ def period_demand(
 def horizon_needed(lead_time: float, review_period: float, lead_time_std: float = 0.0) -> int:
     """Forecast days a plan needs: ``L + R`` plus three lead-time standard deviations."""
     return int(np.ceil(lead_time + review_period + 3.0 * lead_time_std))
+
+
+def protection_scores(
+    forecast: pd.DataFrame,
+    actuals: pd.DataFrame,
+    train: pd.DataFrame,
+    days: int,
+    rho: float = 0.3,
+    draws: int = 500,
+    seed: int = 0,
+    quantiles: Sequence[float] = M5_QUANTILES,
+    weights: pd.Series | None = None,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """How well a forecast states demand over the next ``days`` periods (lead time + review).
+
+    The forecast's daily quantiles are joined into paths (the policy's own copula, ``rho``) and
+    summed over the first ``days``; the quantiles of that sum are scored by pinball loss against
+    the realised sum, scaled per series by the mean absolute change between consecutive
+    ``days``-sums of its history (from its first sale) — SPL of the protection-period demand.
+    Returns per-series ``pspl`` / ``protection_actual`` / ``protection_mean`` and the overall
+    revenue-weighted ``wpspl_<days>`` and ``coverage90_<days>`` (share of sums inside the
+    5-95 % band).
+    """
+    days = int(days)
+    ids, dates, mean, q, levels = forecast_arrays(forecast)
+    if len(dates) < days:
+        raise ValueError(f"protection period of {days} periods exceeds the forecast's {len(dates)}")
+    window = dates[:days]
+    act = (
+        actuals[actuals[C.DS].isin(window)]
+        .pivot(index=C.UNIQUE_ID, columns=C.DS, values=C.Y)
+        .reindex(index=ids, columns=window)
+    )
+    complete = act.notna().all(axis=1).to_numpy()
+    actual = act.fillna(0.0).to_numpy().sum(axis=1)
+    loss, in_band = protection_loss(q[:, :days], levels, actual, rho, draws, seed, quantiles)
+    hist = train.pivot(index=C.UNIQUE_ID, columns=C.DS, values=C.Y).reindex(ids).to_numpy()
+    scale = period_sum_scale(hist, days)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pspl = np.where((scale > 0) & complete, loss / scale, np.nan)
+    per_series = pd.DataFrame(
+        {
+            C.UNIQUE_ID: ids,
+            "pspl": pspl,
+            "protection_actual": actual,
+            "protection_mean": mean[:, :days].sum(axis=1),
+            "protection_in_band": np.where(complete, in_band, np.nan),
+        }
+    )
+    w = (weights if weights is not None else revenue_weights(train)).reindex(ids).fillna(0.0)
+    ok = per_series["pspl"].notna().to_numpy() & (w.to_numpy() > 0)
+    wpspl = (
+        float(np.sum(pspl[ok] * w.to_numpy()[ok]) / w.to_numpy()[ok].sum()) if ok.any() else np.nan
+    )
+    overall = {
+        f"wpspl_{days}": wpspl,
+        f"coverage90_{days}": float(np.nanmean(per_series["protection_in_band"])),
+    }
+    return per_series, overall
+
+
+def protection_loss(
+    quantiles_days: np.ndarray,
+    levels: Sequence[float],
+    actual: np.ndarray,
+    rho: float,
+    draws: int = 500,
+    seed: int = 0,
+    grid: Sequence[float] = M5_QUANTILES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per series: pinball loss (mean over ``grid``) of the summed-path quantiles against the
+    realised sums ``actual``, and whether the sum fell inside the 5-95 % band."""
+    n = quantiles_days.shape[0]
+    sums = np.empty((n, draws))
+    for start, paths in daily_path_blocks(quantiles_days, levels, draws, rho, seed):
+        sums[start : start + len(paths)] = paths.sum(axis=2)
+    g = np.asarray(grid, float)
+    sq = np.quantile(sums, g, axis=1).T  # (n, Q)
+    err = np.asarray(actual, float)[:, None] - sq
+    loss = np.mean(np.maximum(g * err, (g - 1) * err), axis=1)
+    lo, hi = np.quantile(sums, [0.05, 0.95], axis=1)
+    return loss, (actual >= lo) & (actual <= hi)
+
+
+def period_sum_scale(history: np.ndarray, days: int) -> np.ndarray:
+    """Per series: mean absolute change between consecutive ``days``-sums of its history from
+    its first sale (the naive error of the protection-period demand); NaN with < 2 sums."""
+    scale = np.full(history.shape[0], np.nan)
+    for i, row in enumerate(history):
+        row = row[np.isfinite(row)]
+        nz = np.flatnonzero(row > 0)
+        row = row[nz[0] :] if len(nz) else row[:0]
+        k = len(row) // days
+        if k > 1:
+            blocks = row[len(row) - k * days :].reshape(k, days).sum(axis=1)
+            scale[i] = np.mean(np.abs(np.diff(blocks)))
+    return scale
