@@ -4,7 +4,8 @@
 (built there on demand), keeps the ``top_n`` series, and returns the typed task.
 ``train_forecasts`` runs it through the skeleton (:mod:`src.tracking.experiment`), prints the
 leaderboard and writes the champion's next-horizon forecast to
-``<output>/<registered_model>.parquet`` (what the policy layer and planners read).
+``<output>/<registered_model>.parquet`` (what the policy layer and planners read); a reconciled
+champion also writes ``<registered_model>_levels.parquet`` (every level of its hierarchy).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def forecast_task(
 
 
 # keys of composite models naming other configured models (they are built from those entries)
-COMPOSITE_REFS = ("members", "expensive", "cheap")
+COMPOSITE_REFS = ("members", "expensive", "cheap", "base")
 
 
 def execution_entries(models: Mapping[str, Mapping], partitions: int) -> dict[str, dict]:
@@ -117,13 +118,27 @@ def train_forecasts(
     output.mkdir(parents=True, exist_ok=True)
     path = output / f"{spec.registered_model}.parquet"
     forecast.to_parquet(path, index=False)
+    levels = champion.unwrap_python_model().levels
+    levels_path = output / f"{spec.registered_model}_levels.parquet"
+    if levels is not None:  # reconciled champion: every level, adding up to the SKUs
+        levels.to_parquet(levels_path, index=False)
+    elif levels_path.exists():  # a stale file of an earlier reconciled champion would mislead
+        levels_path.unlink()
     print(
         format_leaderboard(
             board, f"forecast leaderboard ({spec.registered_model}, by {spec.metric})"
         )
         + f"\n\nchampion: version {decision['champion_version']} ({decision['reason']}); "
         f"challenger: version {decision['challenger_version']}"
-        + f"\nchampion forecast written to {path}",
+        + f"\nchampion forecast written to {path}"
+        + (
+            f"\nevery level of its hierarchy written to {levels_path}" if levels is not None else ""
+        ),
         flush=True,
     )
-    return {"leaderboard": board, "decision": decision, "forecast_path": str(path)}
+    return {
+        "leaderboard": board,
+        "decision": decision,
+        "forecast_path": str(path),
+        "levels_path": str(levels_path) if levels is not None else None,
+    }

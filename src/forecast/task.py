@@ -111,7 +111,15 @@ class ForecastTask:
             if model.uses_future_covariates
             else None
         )
-        forecast = model.predict(self.backtest.horizon, future)
+        artifacts = {}
+        if hasattr(model, "predict_levels"):  # reconciled: every level, the bottom is the forecast
+            levels = model.predict_levels(self.backtest.horizon, future)
+            forecast = model.bottom(levels)
+            levels_path = workdir / "levels.parquet"
+            levels.to_parquet(levels_path, index=False)
+            artifacts["levels"] = str(levels_path)
+        else:
+            forecast = model.predict(self.backtest.horizon, future)
         seconds = time.perf_counter() - t
         model_dir = model.save(workdir / "forecaster")
         fc_path = workdir / "forecast.parquet"
@@ -121,7 +129,7 @@ class ForecastTask:
         )
         return Packaged(
             python_model=ForecasterModel(),
-            artifacts={"forecaster": str(model_dir), "forecast": str(fc_path)},
+            artifacts={"forecaster": str(model_dir), "forecast": str(fc_path), **artifacts},
             signature=ModelSignature(
                 inputs=Schema(
                     [ColSpec("string", C.UNIQUE_ID, required=False), ColSpec("long", "h")]
@@ -130,7 +138,8 @@ class ForecastTask:
             ),
             input_example=example,
             pip_requirements=pip_requirements(),
-            metrics={"time/final_fit_predict_s": seconds},
+            metrics={"time/final_fit_predict_s": seconds, **choice_metrics(model)},
+            tags=choice_tags(model),
         )
 
     def next_horizon_covariates(self) -> pd.DataFrame:
@@ -146,12 +155,29 @@ class ForecastTask:
         )
 
 
+def choice_metrics(model: Forecaster) -> dict[str, float]:
+    """What a reconciled model scored per reconciler x quantile style on its validation window."""
+    scores = getattr(model, "scores_", None) or {}
+    return {
+        f"reconcile/{key.replace('/', '.')}/{metric}": value
+        for key, s in scores.items()
+        for metric, value in s.items()
+    }
+
+
+def choice_tags(model: Forecaster) -> dict[str, str]:
+    if not hasattr(model, "method_"):
+        return {}
+    return {"reconciler": model.method_, "reconciled_quantiles": model.interval_}
+
+
 def backtest_spec(granularity: Mapping) -> BacktestSpec:
     return BacktestSpec(
         horizon=int(granularity["horizon"]),
         windows=int(granularity["backtest_windows"]),
         step=int(granularity["backtest_step"]),
         known_covariates=tuple(granularity["known_covariates"]),
+        protection_periods=granularity.get("protection_periods"),
     )
 
 

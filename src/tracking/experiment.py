@@ -56,6 +56,7 @@ class Packaged:
     input_example: pd.DataFrame
     pip_requirements: list[str]
     metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # choices the final fit made (tracked)
 
 
 class ModelTask(Protocol):
@@ -102,6 +103,7 @@ def run_candidate(task: ModelTask, name: str, make: Callable, config: Mapping) -
         with tempfile.TemporaryDirectory() as tmp:
             pkg = task.package(name, make, Path(tmp))
             mlflow.log_metrics(pkg.metrics)
+            mlflow.set_tags(pkg.tags)
             mlflow.pyfunc.log_model(
                 name="model",
                 python_model=pkg.python_model,

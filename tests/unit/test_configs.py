@@ -90,3 +90,19 @@ def test_one_holiday_country():
         if "holiday_country" in p.read_text()
     ]
     assert hits == [Path("conf/features/default.yaml")]
+
+
+@pytest.mark.parametrize(
+    "granularity", sorted(p.stem for p in (REPO / "conf" / "granularity").glob("*.yaml"))
+)
+def test_every_granularity_builds_its_hierarchy_and_direct_model(granularity):
+    """Each granularity names its hierarchy levels and direct-model settings (issue 13)."""
+    cfg = OmegaConf.to_container(compose("run", [f"granularity={granularity}"]), resolve=True)
+    forecast, g = cfg["forecast"], cfg["granularity"]
+    built = model_factories(
+        forecast, ["hierarchical", "lightgbm_direct"], g["freq"], forecast["quantiles"]
+    )
+    hier = built["hierarchical"]()
+    assert hier.levels == [list(lv) for lv in g["hierarchy"]] and hier.validation == g["horizon"]
+    direct = built["lightgbm_direct"]().make()
+    assert direct.horizon == g["horizon"] and direct.season_length == g["season_length"]

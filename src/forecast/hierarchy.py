@@ -1,0 +1,482 @@
+"""Forecasts that add up: base forecasts at every level of a hierarchy, reconciled.
+
+A **hierarchy** is a list of levels, each a list of static columns to sum the bottom series over
+(``[]`` is the total; ``["category"]`` the categories; ``["category", "location"]`` category x
+location; the bottom series themselves are always the last level). It may be grouped rather than
+strictly nested (the twelve M5 levels cross item, store, state, department and category).
+
+:class:`Hierarchical` wraps a base forecaster: it sums the panel to every level, fits the base
+model on all of those series at once (one pooled model; each aggregate gets its level and, where
+the level has one, its category as statics), and reconciles the base forecasts with
+``hierarchicalforecast`` — BottomUp, MinTraceSparse (ols / wls_struct; the sparse variants scale
+to tens of thousands of series) and, where the levels nest, TopDown by forecast proportions.
+Which method, and which way to draw the quantiles, is chosen on the last ``validation`` periods
+of the fit data (mean over levels of the levels' WRMSSE; WSPL for the quantiles), never on what
+is forecast.
+
+Coherence: reconciled means at every level equal the sum of their bottom series (within 1e-6).
+Non-negative: the bottom means are clipped at zero and the levels above are their sums.
+Quantiles: ``normality`` is hierarchicalforecast's probabilistic reconciliation (one coherent
+Gaussian over all levels, from the base model's own intervals); ``base`` keeps each series'
+base distribution (negative binomial for counts) rescaled to its reconciled mean — better for
+intermittent SKUs, but the marginals do not come from one joint distribution. The validation
+window picks between them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from src.features import columns as C
+from src.forecast.base import FREQ_OFFSETS, MODEL_COL, Forecaster
+from src.forecast.metrics import Y_HAT, evaluate, quantile_column
+from src.forecast.partitioned import _Composite
+
+log = logging.getLogger(__name__)
+
+LEVEL_COL = "hierarchy_level"
+TOTAL = "total"
+BOTTOM = "bottom"
+METHODS = (
+    "bottom_up",
+    "min_trace_ols",
+    "min_trace_wls_struct",
+    "top_down_forecast_proportions",
+)
+INTERVALS = ("normality", "base")
+# calendar-like covariates are the same for every series of a period: an aggregate takes the first
+FIRST_COVARIATES = ("dow", "week", "month", "day", "holiday", "event", "snap")
+
+
+def level_name(cols: Sequence[str]) -> str:
+    return "/".join(cols) if cols else TOTAL
+
+
+class Hierarchy:
+    """The summing structure of ``static`` (one row per bottom series) over ``levels``."""
+
+    def __init__(self, static: pd.DataFrame, levels: Sequence[Sequence[str]]):
+        self.levels = [list(lv) for lv in levels]
+        need = sorted({c for lv in self.levels for c in lv})
+        missing = [c for c in need if c not in static]
+        if missing:
+            raise ValueError(
+                f"hierarchy levels need static columns {missing}; the statics have "
+                f"{sorted(static.columns)}"
+            )
+        s = static.drop_duplicates(C.UNIQUE_ID).sort_values(C.UNIQUE_ID).reset_index(drop=True)
+        bad = s[need].isna().any(axis=1) if need else pd.Series(False, index=s.index)
+        if bad.any():
+            raise ValueError(
+                f"hierarchy: {int(bad.sum())} series lack a value in {need}, e.g. "
+                f"{s.loc[bad, C.UNIQUE_ID].head(3).tolist()}"
+            )
+        self.bottom = s[C.UNIQUE_ID].to_numpy(dtype=object)
+        self.static = s
+        n = len(s)
+        ids, rows, cols, tags, parents = [], [], [], {}, {}
+        self.of_bottom: dict[str, np.ndarray] = {}  # level -> aggregate id of each bottom series
+        for lv in self.levels:
+            name = level_name(lv)
+            if lv:
+                key = s[lv].astype(str)
+                labels = key.apply(
+                    lambda r, lv=lv: "/".join(f"{c}={v}" for c, v in zip(lv, r, strict=True)),
+                    axis=1,
+                )
+            else:
+                labels = pd.Series(TOTAL, index=s.index)
+            codes, uniques = pd.factorize(labels, sort=True)
+            base = len(ids)
+            ids.extend(uniques)
+            rows.append(base + codes)
+            cols.append(np.arange(n))
+            tags[name] = np.asarray(uniques, dtype=object)
+            self.of_bottom[name] = labels.to_numpy(dtype=object)
+            parents[name] = s[lv].assign(**{C.UNIQUE_ID: labels}).drop_duplicates(C.UNIQUE_ID)
+        base = len(ids)
+        ids.extend(self.bottom)
+        rows.append(base + np.arange(n))
+        cols.append(np.arange(n))
+        tags[BOTTOM] = self.bottom
+        self.ids = np.asarray(ids, dtype=object)
+        if len(set(self.ids)) != len(self.ids):
+            dup = pd.Series(self.ids).loc[lambda x: x.duplicated()].head(3).tolist()
+            raise ValueError(f"hierarchy: an aggregate id equals a bottom id: {dup}")
+        self.S = sparse.csr_matrix(
+            (np.ones(sum(len(r) for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(self.ids), n),
+        )
+        self.tags = tags
+        self.parents = parents
+        self.nested = self._nested()
+
+    def _nested(self) -> bool:
+        """Strictly hierarchical: every level's columns contain the previous level's."""
+        prev: set[str] = set()
+        for lv in self.levels:
+            if not prev <= set(lv):
+                return False
+            prev = set(lv)
+        return True
+
+    def smatrix(self):
+        from hierarchicalforecast.utils import SMatrix
+
+        return SMatrix(self.S.tocsc(), self.ids, self.bottom)
+
+    def level_of(self) -> pd.Series:
+        return pd.Series(
+            {uid: lv for lv, ids in self.tags.items() for uid in ids}, name=LEVEL_COL
+        ).rename_axis(C.UNIQUE_ID)
+
+    def aggregate(self, panel: pd.DataFrame) -> pd.DataFrame:
+        """Bottom ``panel`` plus every aggregate series (``y`` summed, price averaged, calendar
+        covariates taken as they are)."""
+        p = panel[panel[C.UNIQUE_ID].isin(set(self.bottom))]
+        extra = set(panel[C.UNIQUE_ID].unique()) - set(self.bottom)
+        if extra:
+            raise ValueError(
+                f"hierarchy: {len(extra)} panel series have no statics, e.g. {sorted(extra)[:3]}"
+            )
+        covs = [c for c in p.columns if c not in (C.UNIQUE_ID, C.DS, C.Y)]
+        agg = {C.Y: "sum"}
+        for c in covs:
+            if pd.api.types.is_numeric_dtype(p[c]) or pd.api.types.is_bool_dtype(p[c]):
+                agg[c] = "first" if c in FIRST_COVARIATES else "mean"
+        parts = []
+        for name, labels in self.of_bottom.items():
+            key = pd.Series(labels, index=self.bottom).reindex(p[C.UNIQUE_ID]).to_numpy()
+            g = p.assign(**{C.UNIQUE_ID: key}).groupby([C.UNIQUE_ID, C.DS], sort=True)
+            # a period where no member has started yet stays missing, not zero
+            out = g.agg(agg).reset_index()
+            counted = g[C.Y].count().to_numpy()
+            out.loc[counted == 0, C.Y] = np.nan
+            parts.append(out)
+            log.debug("hierarchy level %s: %d series", name, out[C.UNIQUE_ID].nunique())
+        parts.append(p[[C.UNIQUE_ID, C.DS, C.Y, *agg.keys() - {C.Y}]])
+        return pd.concat(parts, ignore_index=True)
+
+    def statics(self, category: str | None = C.CATEGORY) -> pd.DataFrame:
+        """Statics of every series: the level, and the category where the level has one."""
+        rows = [self.static.assign(**{LEVEL_COL: BOTTOM})]
+        for name, par in self.parents.items():
+            rows.append(par.assign(**{LEVEL_COL: name}))
+        out = pd.concat(rows, ignore_index=True)
+        if category is not None:
+            fill = "level:" + out[LEVEL_COL]
+            out[category] = (
+                out[category].astype(object).where(out[category].notna(), fill)
+                if category in out
+                else fill
+            )
+        return out
+
+    def coherent_sums(self, bottom: np.ndarray) -> np.ndarray:
+        """Every series' value from the bottom ones (rows in ``self.ids`` order)."""
+        return np.asarray(self.S @ bottom)
+
+
+def _reconcilers(methods: Sequence[str], nested: bool, large: bool = False) -> dict[str, object]:
+    """hierarchicalforecast reconcilers by name; ``large``: the sparse variants only (the dense
+    ones build a series x bottom matrix: 10 GB for the 42,840 x 30,490 M5 hierarchy)."""
+    from hierarchicalforecast.methods import (
+        BottomUp,
+        BottomUpSparse,
+        MinTraceSparse,
+        TopDown,
+        TopDownSparse,
+    )
+
+    make = {
+        "bottom_up": (lambda: BottomUpSparse()) if large else (lambda: BottomUp()),
+        "min_trace_ols": lambda: MinTraceSparse(method="ols"),
+        "min_trace_wls_struct": lambda: MinTraceSparse(method="wls_struct"),
+        "top_down_forecast_proportions": (
+            (lambda: TopDownSparse(method="forecast_proportions"))
+            if large
+            else (lambda: TopDown(method="forecast_proportions"))
+        ),
+    }
+    out = {}
+    for m in methods:
+        if m not in make:
+            raise ValueError(f"hierarchical: unknown method {m!r}; known: {sorted(make)}")
+        if m.startswith("top_down") and not nested:
+            log.info("hierarchical: %s skipped, the levels are grouped, not nested", m)
+            continue
+        out[m] = make[m]()
+    return out
+
+
+LEVELS_Z = (50, 67, 95, 99)  # central intervals carrying the nine M5 quantiles
+
+
+def _interval_of(q: float) -> tuple[int, str]:
+    lo = min(q, 1 - q)
+    lv = int(round((1 - 2 * lo) * 100))
+    return lv, ("lo" if q < 0.5 else "hi")
+
+
+class Hierarchical(_Composite):
+    """Reconciled forecasts over ``levels`` of a base model (see the module docstring)."""
+
+    name = "hierarchical"
+    uses_static = True
+
+    def __init__(
+        self,
+        base: Mapping[str, Callable[[], Forecaster]],
+        levels: Sequence[Sequence[str]] = ((), ("category",)),
+        methods: Sequence[str] = METHODS,
+        intervals: Sequence[str] = INTERVALS,
+        validation: int = 28,
+        max_normality_series: int = 5000,
+        freq: str = "D",
+        quantiles: Sequence[float] | None = None,
+    ):
+        if len(base) != 1:
+            raise ValueError("hierarchical: name exactly one base model")
+        ((self.base_name, self.make),) = base.items()
+        probe = self.make()
+        super().__init__(probe.quantiles if quantiles is None else quantiles, freq)
+        bad = [q for q in self.quantiles if q != 0.5 and _interval_of(q)[0] not in range(1, 100)]
+        if bad:
+            raise ValueError(f"hierarchical: quantiles {bad} have no central interval")
+        self.uses_future_covariates = probe.uses_future_covariates
+        self.levels = [list(lv) for lv in levels]
+        self.methods = tuple(methods)
+        self.intervals = tuple(intervals)
+        for i in self.intervals:
+            if i not in INTERVALS:
+                raise ValueError(f"hierarchical: unknown intervals {i!r}; known: {INTERVALS}")
+        self.validation = int(validation)
+        # probabilistic reconciliation holds dense (series x series) matrices: 42,840 M5 series
+        # would need ~15 GB each, so above this many series only the `base` style is offered
+        self.max_normality_series = int(max_normality_series)
+        self.models_: dict[str, Forecaster] = {}
+        self.method_: str = "bottom_up"
+        self.interval_: str = self.intervals[0]
+        self.scores_: dict[str, float] = {}
+
+    def __getstate__(self):  # the factory is for fitting only (it may be a closure)
+        return {k: v for k, v in self.__dict__.items() if k != "make"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.make = None
+
+    def _large(self) -> bool:
+        return len(self.hierarchy_.ids) > self.max_normality_series
+
+    # --- fit ----------------------------------------------------------------------------------
+    def fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Hierarchical:
+        if static_df is None:
+            raise ValueError("hierarchical: needs the statics (they define the levels)")
+        self.hierarchy_ = Hierarchy(static_df, self.levels)
+        ids = set(panel[C.UNIQUE_ID].unique())
+        if ids != set(self.hierarchy_.bottom):
+            self.hierarchy_ = Hierarchy(static_df[static_df[C.UNIQUE_ID].isin(ids)], self.levels)
+        full = self.hierarchy_.aggregate(panel)
+        statics = self.hierarchy_.statics()
+        self.ids_ = self.hierarchy_.bottom
+        self.last_ds_ = panel[C.DS].max()
+        self._choose(full, statics)
+        model = self.make()
+        model.fit(full, statics)
+        self.models_ = {"base": model}
+        return self
+
+    def _choose(self, full: pd.DataFrame, statics: pd.DataFrame) -> None:
+        reconcilers = _reconcilers(self.methods, self.hierarchy_.nested, self._large())
+        offset = pd.tseries.frequencies.to_offset(FREQ_OFFSETS[self.freq])
+        cut = full[C.DS].max() - offset * self.validation
+        train, window = full[full[C.DS] <= cut], full[full[C.DS] > cut]
+        if len(reconcilers) == 1 or train[C.DS].nunique() < 2 * self.validation:
+            self.method_ = next(iter(reconcilers))
+            return
+        model = self.make().fit(train, statics)
+        future = window.drop(columns=[C.Y])
+        base = model.predict(self.validation, future if model.uses_future_covariates else None)
+        levels = self.hierarchy_.level_of()
+        scores = {}
+        for method in reconcilers:
+            fc = self._reconcile(base, reconcilers[method])
+            for iv in [i for i in self.intervals if i in fc]:
+                per_level = []
+                for _lv, g in fc[iv].groupby(fc[iv][C.UNIQUE_ID].map(levels), sort=False):
+                    ids = set(g[C.UNIQUE_ID])
+                    _, overall = evaluate(
+                        g,
+                        window[window[C.UNIQUE_ID].isin(ids)],
+                        train[train[C.UNIQUE_ID].isin(ids)],
+                    )
+                    per_level.append((overall["wrmsse"], overall["wspl"]))
+                wrmsse, wspl = np.mean(per_level, axis=0)
+                scores[f"{method}/{iv}"] = {"wrmsse": float(wrmsse), "wspl": float(wspl)}
+                log.info(
+                    "hierarchical validation %s/%s: wrmsse %.4f wspl %.4f", method, iv, wrmsse, wspl
+                )
+        self.scores_ = scores
+        # the means decide the method (every interval style of a method has the same means)
+        self.method_ = min(scores, key=lambda k: scores[k]["wrmsse"]).split("/")[0]
+        self.interval_ = min(
+            (k for k in scores if k.startswith(f"{self.method_}/")),
+            key=lambda k: scores[k]["wspl"],
+        ).split("/")[1]
+        log.info(
+            "hierarchical: %s with %s quantiles, chosen on validation", self.method_, self.interval_
+        )
+
+    # --- reconcile ----------------------------------------------------------------------------
+    def _reconcile(self, base: pd.DataFrame, reconciler) -> dict[str, pd.DataFrame]:
+        """Reconciled forecasts of every series, per interval style, in the forecast layout."""
+        from hierarchicalforecast.core import HierarchicalReconciliation
+
+        h = self.hierarchy_
+        name = "base"
+        qcols = [quantile_column(q) for q in self.quantiles]
+        yhat = base[[C.UNIQUE_ID, C.DS, Y_HAT]].rename(columns={Y_HAT: name})
+        for lv in LEVELS_Z:
+            lo, hi = (
+                quantile_column(round((1 - lv / 100) / 2, 4)),
+                quantile_column(round(1 - (1 - lv / 100) / 2, 4)),
+            )
+            if lo in base and hi in base:
+                yhat[f"{name}-lo-{lv}"] = base[lo].to_numpy()
+                yhat[f"{name}-hi-{lv}"] = base[hi].to_numpy()
+        # hierarchicalforecast's TopDown needs in-sample fits for intervals: means only there
+        probabilistic = (
+            "normality" in self.intervals
+            and not type(reconciler).__name__.startswith("TopDown")
+            and not self._large()
+        )
+        have = sorted(int(c.rsplit("-", 1)[1]) for c in yhat.columns if "-hi-" in c)
+        if not probabilistic:
+            yhat = yhat[[C.UNIQUE_ID, C.DS, name]]
+            have = []
+        rec = HierarchicalReconciliation([reconciler]).reconcile(
+            Y_hat_df=yhat,
+            tags=h.tags,
+            S_df=h.smatrix(),
+            level=have or None,
+            intervals_method="normality",
+        )
+        col = next(
+            c
+            for c in rec.columns
+            if c.startswith(f"{name}/") and "-lo-" not in c and "-hi-" not in c
+        )
+        rec = rec.set_index([C.UNIQUE_ID, C.DS])
+        dates = sorted(base[C.DS].unique())
+        # non-negative and exactly coherent: clip the bottom, sum it up
+        bottom = rec[col].unstack(C.DS).reindex(index=h.bottom, columns=dates).to_numpy()
+        bottom = np.clip(np.nan_to_num(bottom), 0, None)
+        mean = h.coherent_sums(bottom)  # (series, h) in h.ids order
+        raw = rec[col].unstack(C.DS).reindex(index=h.ids, columns=dates).to_numpy()
+        base_mean = (
+            base.set_index([C.UNIQUE_ID, C.DS])[Y_HAT]
+            .unstack(C.DS)
+            .reindex(index=h.ids, columns=dates)
+            .to_numpy()
+        )
+        out = {}
+        frame = pd.DataFrame(
+            {
+                C.UNIQUE_ID: np.repeat(h.ids, len(dates)),
+                C.DS: np.tile(dates, len(h.ids)),
+                MODEL_COL: self.name,
+                Y_HAT: mean.ravel(),
+            }
+        )
+        # normality: the reconciled Gaussian's quantiles, centred on the clipped mean
+        qn = np.empty((len(h.ids), len(dates), len(self.quantiles)))
+        for i, q in enumerate(self.quantiles):
+            if q == 0.5:
+                qn[:, :, i] = mean
+                continue
+            lv, side = _interval_of(q)
+            c = f"{col}-{side}-{lv}"
+            if c in rec:
+                v = rec[c].unstack(C.DS).reindex(index=h.ids, columns=dates).to_numpy()
+                qn[:, :, i] = mean + (v - raw)
+            else:  # no such interval from the base model: a Gaussian from the widest one
+                w = max(have) if have else None
+                if w is None:
+                    qn[:, :, i] = mean
+                    continue
+                hi = (
+                    rec[f"{col}-hi-{w}"]
+                    .unstack(C.DS)
+                    .reindex(index=h.ids, columns=dates)
+                    .to_numpy()
+                )
+                sigma = (hi - raw) / stats.norm.ppf(0.5 + w / 200)
+                qn[:, :, i] = mean + stats.norm.ppf(q) * sigma
+        if probabilistic:
+            out["normality"] = _with_quantiles(frame, qn, qcols)
+        # base: each series' own distribution, scaled to its reconciled mean
+        qb_cols = [c for c in qcols if c in base]
+        if len(qb_cols) == len(qcols):
+            qb = np.stack(
+                [
+                    base.set_index([C.UNIQUE_ID, C.DS])[c]
+                    .unstack(C.DS)
+                    .reindex(index=h.ids, columns=dates)
+                    .to_numpy()
+                    for c in qcols
+                ],
+                axis=2,
+            )
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(base_mean > 1e-9, mean / base_mean, 1.0)
+            qb = qb * ratio[:, :, None]
+            qb[mean <= 1e-9] = 0.0
+            out["base"] = _with_quantiles(frame, qb, qcols)
+        elif probabilistic:
+            out["base"] = out["normality"]
+        else:
+            out["base"] = _with_quantiles(frame, np.repeat(mean[:, :, None], len(qcols), 2), qcols)
+        return out
+
+    # --- predict ------------------------------------------------------------------------------
+    def predict_levels(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Reconciled forecasts of every series of every level (bottom included), with a
+        ``hierarchy_level`` column: a category plan and its SKUs add up."""
+        if not self.models_:
+            raise RuntimeError(f"{self.name}: call fit() before predict()")
+        model = self.models_["base"]
+        future = None
+        if model.uses_future_covariates and future_covariates is not None:
+            fut = future_covariates.assign(**{C.Y: 0.0})
+            future = self.hierarchy_.aggregate(fut).drop(columns=[C.Y])
+        base = model.predict(h, future)
+        reconciler = _reconcilers([self.method_], self.hierarchy_.nested, self._large())[
+            self.method_
+        ]
+        styles = self._reconcile(base, reconciler)
+        fc = styles.get(self.interval_, styles["base"])
+        return fc.assign(**{LEVEL_COL: fc[C.UNIQUE_ID].map(self.hierarchy_.level_of())})
+
+    def predict(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
+        return self.bottom(self.predict_levels(h, future_covariates))
+
+    @staticmethod
+    def bottom(levels: pd.DataFrame) -> pd.DataFrame:
+        """The bottom series of :meth:`predict_levels` in the standard forecast layout."""
+        out = levels[levels[LEVEL_COL] == BOTTOM].drop(columns=[LEVEL_COL])
+        return out.sort_values([C.UNIQUE_ID, C.DS], kind="stable").reset_index(drop=True)
+
+
+def _with_quantiles(frame: pd.DataFrame, q: np.ndarray, qcols: list[str]) -> pd.DataFrame:
+    q = np.clip(np.nan_to_num(q), 0, None)
+    q = np.maximum.accumulate(q, axis=2)
+    out = frame.copy()
+    for i, c in enumerate(qcols):
+        out[c] = q[:, :, i].ravel()
+    return out
