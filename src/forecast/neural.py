@@ -10,6 +10,12 @@ series of very different volume; forecasts are scaled back. Calendar covariates 
 [0, 1]. Sizes, epochs and samples per series come from config; ``accelerator="gpu"`` is the
 switch to a GPU. Quantiles come from the quantile-regression head: directly when the horizon
 fits in one output chunk (TFT), else from ``num_samples`` sampled paths.
+
+A serious training budget (issue 13): ``validation`` periods at the end are held out and
+training stops when their loss has not improved for ``early_stopping_patience`` epochs (so
+``epochs`` is a ceiling, not a guess); ``weight_by_revenue`` weights each series' training
+samples by its share of revenue (units x price) — the loss then matches WRMSSE's weights instead
+of treating a slow SKU like a best-seller.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ class DartsForecaster(Forecaster):
         num_samples: int = 100,
         past_covariates: Sequence[str] = DEFAULT_PAST,
         future_covariates: Sequence[str] = DEFAULT_FUTURE,
+        validation: int | None = None,
+        early_stopping_patience: int = 3,
+        weight_by_revenue: bool = False,
         accelerator: str = "cpu",
         devices: int | str = 1,
         progress_bar: bool = False,
@@ -80,6 +89,9 @@ class DartsForecaster(Forecaster):
         self.num_samples = num_samples
         self.past_names = tuple(past_covariates) if kind == "tft" else ()
         self.future_names = tuple(future_covariates)
+        self.validation = validation
+        self.early_stopping_patience = int(early_stopping_patience)
+        self.weight_by_revenue = weight_by_revenue
         self.accelerator = accelerator
         self.devices = devices
         self.progress_bar = progress_bar
@@ -99,6 +111,12 @@ class DartsForecaster(Forecaster):
             "logger": False,
             "enable_checkpointing": False,
         }
+        if self.validation:
+            from pytorch_lightning.callbacks import EarlyStopping
+
+            trainer["callbacks"] = [
+                EarlyStopping(monitor="val_loss", patience=self.early_stopping_patience, mode="min")
+            ]
         common = {
             "batch_size": self.batch_size,
             "n_epochs": self.epochs,
@@ -207,9 +225,54 @@ class DartsForecaster(Forecaster):
                 self._frames(_extend(panel, self.output_chunk_length, self.freq)), self.future_names
             )
             fit_kwargs["future_covariates"] = future
-        log.info("%s: training on %d series, %d epochs", self.kind, len(target), self.epochs)
+        if self.weight_by_revenue:
+            fit_kwargs["sample_weight"] = self._weights(panel, target)
+        if self.validation:
+            self._hold_out(fit_kwargs)
+        log.info(
+            "%s: training on %d series, at most %d epochs%s",
+            self.kind,
+            len(target),
+            self.epochs,
+            f", early stopping on the last {self.validation} periods" if self.validation else "",
+        )
         self.model_.fit(**fit_kwargs)
+        self.epochs_trained_ = int(self.model_.epochs_trained)
         self.alpha_ = None  # quantiles come from the network
+
+    def _weights(self, panel: pd.DataFrame, target) -> list:
+        """Per series, a constant sample weight: its revenue share x the number of series (mean
+        1), floored at 0.05 so no series is ignored."""
+        from darts import TimeSeries
+
+        price = panel[C.PRICE].fillna(0.0) if C.PRICE in panel else 1.0
+        revenue = (panel[C.Y].clip(lower=0) * price).groupby(panel[C.UNIQUE_ID]).sum()
+        revenue = revenue.reindex(self.ids_).fillna(0.0)
+        w = revenue / revenue.mean() if revenue.mean() > 0 else revenue * 0 + 1.0
+        w = np.maximum(w.to_numpy(), 0.05)
+        return [
+            TimeSeries.from_times_and_values(s.time_index, np.full(len(s), wi, dtype="float32"))
+            for s, wi in zip(target, w, strict=True)
+        ]
+
+    def _hold_out(self, kw: dict) -> None:
+        """Train on all but the last ``validation`` periods; validate on windows ending there."""
+        v = int(self.validation)
+        tail = self.input_chunk_length + self.output_chunk_length + v
+
+        def cut(items, keep_future=0):
+            return [s[: len(s) - v + keep_future] for s in items]
+
+        series = kw["series"]
+        kw["val_series"] = [s[-tail:] for s in series]
+        kw["series"] = cut(series)
+        if "past_covariates" in kw:
+            kw["val_past_covariates"] = kw["past_covariates"]
+        if "future_covariates" in kw:
+            kw["val_future_covariates"] = kw["future_covariates"]
+        if "sample_weight" in kw:
+            kw["val_sample_weight"] = [w[-tail:] for w in kw["sample_weight"]]
+            kw["sample_weight"] = cut(kw["sample_weight"])
 
     def predict(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
         if self.model_ is None:

@@ -51,6 +51,13 @@ MODELS = {
     ),
     "lstm": lambda: DartsForecaster(kind="lstm", **TINY_NN),
     "tft": lambda: DartsForecaster(kind="tft", **TINY_NN),
+    "tft_early_stopped": lambda: DartsForecaster(
+        kind="tft",
+        **{**TINY_NN, "epochs": 30},
+        validation=H,
+        early_stopping_patience=2,
+        weight_by_revenue=True,
+    ),
     "ensemble": lambda: Ensemble([SeasonalNaive(), Croston("sba")], weights=[1, 3]),
 }
 
@@ -64,7 +71,7 @@ def data():
     return train, test, static
 
 
-NEURAL = {"lstm", "tft"}  # neural training: the slow tier
+NEURAL = {"lstm", "tft", "tft_early_stopped"}  # neural training: the slow tier
 
 
 @pytest.mark.parametrize(
@@ -94,6 +101,8 @@ def test_forecaster_contract(name, data, tmp_path):
     # save / load round trip gives the same forecast (sampling models: same distribution centre)
     model.save(tmp_path / name)
     again = load_forecaster(tmp_path / name).predict(H, future)
+    if name == "tft_early_stopped":  # stopped by the held-out tail, before the ceiling
+        assert 1 <= model.epochs_trained_ < 30
     if name == "lstm":
         assert np.allclose(again[Y_HAT].mean(), fc[Y_HAT].mean(), rtol=0.2)
     else:
