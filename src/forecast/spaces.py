@@ -23,6 +23,21 @@ def lightgbm(trial: optuna.Trial) -> dict:
     }
 
 
+def lightgbm_direct(trial: optuna.Trial) -> dict:
+    """The direct model's training windows (how many origins, how far apart, the level window)
+    and tree settings — chosen on the backtest's validation windows only."""
+    return {
+        "origins": trial.suggest_int("origins", 6, 40, log=True),
+        "scale_window": trial.suggest_categorical("scale_window", [7, 14, 28, 56]),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 15, 255, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 20, 500, log=True),
+        "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
+        "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
+        "num_boost_round": trial.suggest_int("num_boost_round", 100, 800, step=50),
+    }
+
+
 def exp_smoothing(trial: optuna.Trial) -> dict:
     return {"profile_weeks": trial.suggest_int("profile_weeks", 4, 26)}
 
@@ -40,6 +55,6 @@ def neural(trial: optuna.Trial) -> dict:
         "hidden_size": trial.suggest_categorical("hidden_size", [8, 16, 32, 64]),
         "dropout": trial.suggest_float("dropout", 0.0, 0.3),
         "learning_rate": trial.suggest_float("learning_rate", 1e-4, 1e-2, log=True),
-        "epochs": trial.suggest_int("epochs", 2, 12),
+        "epochs": trial.suggest_int("epochs", 5, 30),  # a ceiling under early stopping
         "max_samples_per_ts": trial.suggest_categorical("max_samples_per_ts", [20, 40, 80]),
     }
