@@ -257,6 +257,9 @@ class DirectLightGBMForecaster(Forecaster):
     momentum (when the panel has a price), the target period's known covariates (calendar,
     events, SNAP …), the static columns in ``static_features`` as categoricals, and the step.
 
+    The loss is ``l2`` on the level-free target by default (with level weights that is a
+    squared error in units, WRMSSE's own loss); ``tweedie`` / ``poisson`` are the count losses.
+
     Quantiles: negative binomial around the mean, its per-series dispersion from this model's own
     errors on the last ``horizon`` periods (the model is fitted once without them first).
     """
@@ -277,6 +280,8 @@ class DirectLightGBMForecaster(Forecaster):
         origin_step: int = 7,
         static_features: Sequence[str] = ("category",),
         dispersion_holdout: bool = True,
+        objective: str = "l2",
+        tweedie_variance_power: float = 1.2,
         num_boost_round: int = 400,
         learning_rate: float = 0.05,
         num_leaves: int = 63,
@@ -303,8 +308,12 @@ class DirectLightGBMForecaster(Forecaster):
         self.static_features = tuple(static_features)
         self.dispersion_holdout = dispersion_holdout
         self.num_boost_round = num_boost_round
+        if objective not in ("l2", "tweedie", "poisson"):
+            raise ValueError(
+                f"{self.name}: objective must be l2, tweedie or poisson, not {objective!r}"
+            )
         self.params = {
-            "objective": "l2",
+            "objective": objective,
             "learning_rate": learning_rate,
             "num_leaves": num_leaves,
             "min_data_in_leaf": min_data_in_leaf,
@@ -318,6 +327,8 @@ class DirectLightGBMForecaster(Forecaster):
             "deterministic": True,
             "force_col_wise": True,
         }
+        if objective == "tweedie":
+            self.params["tweedie_variance_power"] = tweedie_variance_power
 
     # --- blocks and features ----------------------------------------------------------------
     def block_steps(self) -> list[np.ndarray]:

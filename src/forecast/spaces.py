@@ -27,6 +27,7 @@ def lightgbm_direct(trial: optuna.Trial) -> dict:
     """The direct model's training windows (how many origins, how far apart, the level window)
     and tree settings — chosen on the backtest's validation windows only."""
     return {
+        "objective": trial.suggest_categorical("objective", ["l2", "tweedie"]),
         "origins": trial.suggest_int("origins", 6, 40, log=True),
         "scale_window": trial.suggest_categorical("scale_window", [7, 14, 28, 56]),
         "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
