@@ -98,7 +98,7 @@ ui: $(STAMP) ## MLflow UI on the local store, http://127.0.0.1:5000
 bench-data: $(STAMP) ## benchmark ingest + features on the full embedded data
 	$(PY) -m benchmarks.bench_data $(ARGS)
 
-bench-forecast: $(BENCH_STAMP) ## forecasting benchmark vs statsforecast/mlforecast (DATASET=online_retail|m5_subset)
+bench-forecast: $(BENCH_STAMP) ## forecasting benchmark vs statsforecast/mlforecast (DATASET=online_retail|m5_subset|m5_monthly)
 	$(PY) -m benchmarks.bench_forecast --dataset $(DATASET) $(ARGS)
 
 bench-recsys: $(STAMP) ## recommendation benchmark vs peers (DATASET=online_retail, or DATA=DIR CUTOFF=… END=…)

@@ -249,7 +249,7 @@ def our_models(names: list[str], overrides: list[str]) -> dict[str, Callable]:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="forecasting benchmark")
     parser.add_argument(
-        "--dataset", choices=["online_retail", "m5_subset"], default="online_retail"
+        "--dataset", choices=["online_retail", "m5_subset", "m5_monthly"], default="online_retail"
     )
     parser.add_argument(
         "--models", default="exp_smoothing,croston_sba,tsb,lightgbm,lstm,tft,ensemble"
@@ -257,7 +257,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--override", action="append", default=[], help="Hydra override of the forecast config"
     )
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.dataset == "m5_monthly":  # its own protocol: 30,490 series, twelve levels
+        from benchmarks import bench_m5_monthly
+
+        return bench_m5_monthly.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     warnings.filterwarnings("ignore")
     t_start = time.perf_counter()
