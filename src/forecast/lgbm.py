@@ -69,25 +69,18 @@ class LightGBMForecaster(Forecaster):
         self.windows = tuple(sorted(windows))
         self.train_window = train_window
         self.holdout = holdout
-        self.params = {
-            "objective": objective,
-            "learning_rate": learning_rate,
-            "num_leaves": num_leaves,
-            "min_data_in_leaf": min_data_in_leaf,
-            "feature_fraction": feature_fraction,
-            "bagging_fraction": bagging_fraction,
-            "bagging_freq": 1,
-            "lambda_l2": lambda_l2,
-            "num_threads": num_threads,
-            "seed": seed,
-            "verbosity": -1,
-            # same data and parameters -> the same model whatever the thread count (a Dask
-            # worker and this process must agree: backend=local and backend=dask are identical)
-            "deterministic": True,
-            "force_col_wise": True,
-        }
-        if objective == "tweedie":
-            self.params["tweedie_variance_power"] = tweedie_variance_power
+        self.params = booster_params(
+            objective,
+            tweedie_variance_power,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_data_in_leaf=min_data_in_leaf,
+            feature_fraction=feature_fraction,
+            bagging_fraction=bagging_fraction,
+            lambda_l2=lambda_l2,
+            num_threads=num_threads,
+            seed=seed,
+        )
         self.num_boost_round = num_boost_round
 
     # --- features ---------------------------------------------------------------------------
@@ -194,21 +187,48 @@ class LightGBMForecaster(Forecaster):
             self.alpha_ = dispersion(Y, fitted)
 
     def _predict_mean(self, h: int, future_covariates: pd.DataFrame | None) -> np.ndarray:
-        covs = {}
-        future = self.future_dates(h)
-        fut = _future_matrices(future_covariates, self.ids_, future, self.cov_names_)
-        for c in self.cov_names_:
-            hist = self.covs_[c]
-            ahead = fut.get(c)
-            if ahead is None:  # not supplied: carry the last known value forward
-                last = pd.DataFrame(hist).ffill(axis=1).to_numpy()[:, -1:]
-                ahead = np.repeat(last, h, axis=1)
-            covs[c] = np.concatenate([hist, ahead], axis=1)
+        covs = _with_future(self.covs_, future_covariates, self.ids_, self.future_dates(h))
         return self._recursive(self.booster_, self.Y_, covs, h)
 
     def feature_importance(self) -> pd.Series:
         gain = self.booster_.feature_importance("gain")
         return pd.Series(gain, index=self.feature_names()).sort_values(ascending=False)
+
+
+def booster_params(objective: str, tweedie_variance_power: float, **params) -> dict:
+    """LightGBM parameters both forecasters share."""
+    out = {
+        "objective": objective,
+        **params,
+        "bagging_freq": 1,
+        "verbosity": -1,
+        # same data and parameters -> the same model whatever the thread count (a Dask
+        # worker and this process must agree: backend=local and backend=dask are identical)
+        "deterministic": True,
+        "force_col_wise": True,
+    }
+    if objective == "tweedie":
+        out["tweedie_variance_power"] = tweedie_variance_power
+    return out
+
+
+def _with_future(
+    covs: dict[str, np.ndarray],
+    future_covariates: pd.DataFrame | None,
+    ids: np.ndarray,
+    dates: pd.DatetimeIndex,
+) -> dict[str, np.ndarray]:
+    """History covariate matrices extended over ``dates``: supplied values, else the last known
+    value carried forward."""
+    fut = _future_matrices(future_covariates, ids, dates, tuple(covs))
+    out = {}
+    for c, hist in covs.items():
+        ahead = fut.get(c)
+        if ahead is None:
+            last = pd.DataFrame(hist).ffill(axis=1).to_numpy()[:, -1:]
+            ahead = np.repeat(last, len(dates), axis=1)
+        out[c] = np.concatenate([hist, ahead], axis=1)
+    return out
 
 
 def _future_matrices(
@@ -312,23 +332,18 @@ class DirectLightGBMForecaster(Forecaster):
             raise ValueError(
                 f"{self.name}: objective must be l2, tweedie or poisson, not {objective!r}"
             )
-        self.params = {
-            "objective": objective,
-            "learning_rate": learning_rate,
-            "num_leaves": num_leaves,
-            "min_data_in_leaf": min_data_in_leaf,
-            "feature_fraction": feature_fraction,
-            "bagging_fraction": bagging_fraction,
-            "bagging_freq": 1,
-            "lambda_l2": lambda_l2,
-            "num_threads": num_threads,
-            "seed": seed,
-            "verbosity": -1,
-            "deterministic": True,
-            "force_col_wise": True,
-        }
-        if objective == "tweedie":
-            self.params["tweedie_variance_power"] = tweedie_variance_power
+        self.params = booster_params(
+            objective,
+            tweedie_variance_power,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_data_in_leaf=min_data_in_leaf,
+            feature_fraction=feature_fraction,
+            bagging_fraction=bagging_fraction,
+            lambda_l2=lambda_l2,
+            num_threads=num_threads,
+            seed=seed,
+        )
 
     # --- blocks and features ----------------------------------------------------------------
     def block_steps(self) -> list[np.ndarray]:
@@ -470,15 +485,7 @@ class DirectLightGBMForecaster(Forecaster):
         if h > self.horizon:
             raise ValueError(f"{self.name}: fitted for horizon {self.horizon}, asked for {h}")
         future = self.future_dates(h)
-        fut = _future_matrices(future_covariates, self.ids_, future, self.cov_names_)
-        covs = {}
-        for c in self.cov_names_:
-            hist = self.covs_[c]
-            ahead = fut.get(c)
-            if ahead is None:  # not supplied: carry the last known value forward
-                last = pd.DataFrame(hist).ffill(axis=1).to_numpy()[:, -1:]
-                ahead = np.repeat(last, h, axis=1)
-            covs[c] = np.concatenate([hist, ahead], axis=1)
+        covs = _with_future(self.covs_, future_covariates, self.ids_, future)
         R = self.Y_ / self.days_[None, :]
         return self._direct(self.boosters_, R, covs, h) * period_days(future, self.freq)[None, :]
 
