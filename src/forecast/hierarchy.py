@@ -341,6 +341,7 @@ class Hierarchical(_Composite):
         h = self.hierarchy_
         name = "base"
         qcols = [quantile_column(q) for q in self.quantiles]
+        base = _complete(base, h.ids)
         yhat = base[[C.UNIQUE_ID, C.DS, Y_HAT]].rename(columns={Y_HAT: name})
         for lv in LEVELS_Z:
             lo, hi = (
@@ -471,6 +472,18 @@ class Hierarchical(_Composite):
         """The bottom series of :meth:`predict_levels` in the standard forecast layout."""
         out = levels[levels[LEVEL_COL] == BOTTOM].drop(columns=[LEVEL_COL])
         return out.sort_values([C.UNIQUE_ID, C.DS], kind="stable").reset_index(drop=True)
+
+
+def _complete(base: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """Every series x date of the forecast window: a series the base model could not forecast
+    (no history before the cutoff, e.g. launched inside the validation window) gets 0."""
+    dates = sorted(base[C.DS].unique())
+    grid = pd.MultiIndex.from_product([ids, dates], names=[C.UNIQUE_ID, C.DS])
+    values = [c for c in base.columns if c not in (C.UNIQUE_ID, C.DS, MODEL_COL)]
+    out = base.drop_duplicates([C.UNIQUE_ID, C.DS]).set_index([C.UNIQUE_ID, C.DS])[values]
+    if len(out) == len(grid):
+        return base
+    return out.reindex(grid).fillna(0.0).reset_index()
 
 
 def _with_quantiles(frame: pd.DataFrame, q: np.ndarray, qcols: list[str]) -> pd.DataFrame:

@@ -130,3 +130,16 @@ def test_hierarchy_sums_the_panel_and_keeps_missing_history_missing(data):
     total = every[every[C.UNIQUE_ID] == "total"].set_index(C.DS)[C.Y]
     assert np.allclose(total, train.groupby(C.DS)[C.Y].sum().reindex(total.index))
     assert Hierarchy(static, [[], ["category"], ["category", "location"]]).nested
+
+
+def test_a_series_launched_inside_the_validation_window_is_forecast_as_zero(data):
+    """The base model cannot forecast a series with no history before the cut: it counts as 0
+    (this broke `make run` on the embedded data, where SKUs launch every week)."""
+    train, test, static = data
+    late = train[C.DS] <= train[C.DS].max() - pd.Timedelta(days=7)
+    train = train[~((train[C.UNIQUE_ID] == "s0") & late)]  # s0 starts in the last 7 days
+    model = Hierarchical(
+        base={"ets": lambda: ExponentialSmoothing()}, levels=LEVELS, validation=H
+    ).fit(train, static)
+    fc = model.predict_levels(H, test)
+    assert sums_up(fc, static, [], Y_HAT) <= 1e-6 and fc[C.UNIQUE_ID].eq("s0").any()
