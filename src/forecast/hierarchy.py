@@ -286,10 +286,8 @@ class Hierarchical(_Composite):
     def fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Hierarchical:
         if static_df is None:
             raise ValueError("hierarchical: needs the statics (they define the levels)")
-        self.hierarchy_ = Hierarchy(static_df, self.levels)
-        ids = set(panel[C.UNIQUE_ID].unique())
-        if ids != set(self.hierarchy_.bottom):
-            self.hierarchy_ = Hierarchy(static_df[static_df[C.UNIQUE_ID].isin(ids)], self.levels)
+        ids = set(panel[C.UNIQUE_ID].unique())  # the statics may list more series than this fit
+        self.hierarchy_ = Hierarchy(static_df[static_df[C.UNIQUE_ID].isin(ids)], self.levels)
         full = self.hierarchy_.aggregate(panel)
         statics = self.hierarchy_.statics()
         self.ids_ = self.hierarchy_.bottom
@@ -382,19 +380,15 @@ class Hierarchical(_Composite):
             if c.startswith(f"{name}/") and "-lo-" not in c and "-hi-" not in c
         )
         rec = rec.set_index([C.UNIQUE_ID, C.DS])
+        indexed = base.set_index([C.UNIQUE_ID, C.DS])
         dates = sorted(base[C.DS].unique())
+
+        def grid(frame: pd.DataFrame, column: str, rows=h.ids) -> np.ndarray:
+            return frame[column].unstack(C.DS).reindex(index=rows, columns=dates).to_numpy()
+
         # non-negative and exactly coherent: clip the bottom, sum it up
-        bottom = rec[col].unstack(C.DS).reindex(index=h.bottom, columns=dates).to_numpy()
-        bottom = np.clip(np.nan_to_num(bottom), 0, None)
+        bottom = np.clip(np.nan_to_num(grid(rec, col, h.bottom)), 0, None)
         mean = h.coherent_sums(bottom)  # (series, h) in h.ids order
-        raw = rec[col].unstack(C.DS).reindex(index=h.ids, columns=dates).to_numpy()
-        base_mean = (
-            base.set_index([C.UNIQUE_ID, C.DS])[Y_HAT]
-            .unstack(C.DS)
-            .reindex(index=h.ids, columns=dates)
-            .to_numpy()
-        )
-        out = {}
         frame = pd.DataFrame(
             {
                 C.UNIQUE_ID: np.repeat(h.ids, len(dates)),
@@ -403,45 +397,29 @@ class Hierarchical(_Composite):
                 Y_HAT: mean.ravel(),
             }
         )
-        # normality: the reconciled Gaussian's quantiles, centred on the clipped mean
-        qn = np.empty((len(h.ids), len(dates), len(self.quantiles)))
-        for i, q in enumerate(self.quantiles):
-            if q == 0.5:
-                qn[:, :, i] = mean
-                continue
-            lv, side = _interval_of(q)
-            c = f"{col}-{side}-{lv}"
-            if c in rec:
-                v = rec[c].unstack(C.DS).reindex(index=h.ids, columns=dates).to_numpy()
-                qn[:, :, i] = mean + (v - raw)
-            else:  # no such interval from the base model: a Gaussian from the widest one
-                w = max(have) if have else None
-                if w is None:
+        out = {}
+        if probabilistic:  # the reconciled Gaussian's quantiles, centred on the clipped mean
+            raw = grid(rec, col)
+            qn = np.empty((len(h.ids), len(dates), len(self.quantiles)))
+            for i, q in enumerate(self.quantiles):
+                if q == 0.5:
                     qn[:, :, i] = mean
                     continue
-                hi = (
-                    rec[f"{col}-hi-{w}"]
-                    .unstack(C.DS)
-                    .reindex(index=h.ids, columns=dates)
-                    .to_numpy()
-                )
-                sigma = (hi - raw) / stats.norm.ppf(0.5 + w / 200)
-                qn[:, :, i] = mean + stats.norm.ppf(q) * sigma
-        if probabilistic:
+                lv, side = _interval_of(q)
+                c = f"{col}-{side}-{lv}"
+                if c in rec:
+                    qn[:, :, i] = mean + (grid(rec, c) - raw)
+                elif have:  # no such interval from the base model: a Gaussian from the widest
+                    w = max(have)
+                    sigma = (grid(rec, f"{col}-hi-{w}") - raw) / stats.norm.ppf(0.5 + w / 200)
+                    qn[:, :, i] = mean + stats.norm.ppf(q) * sigma
+                else:
+                    qn[:, :, i] = mean
             out["normality"] = _with_quantiles(frame, qn, qcols)
         # base: each series' own distribution, scaled to its reconciled mean
-        qb_cols = [c for c in qcols if c in base]
-        if len(qb_cols) == len(qcols):
-            qb = np.stack(
-                [
-                    base.set_index([C.UNIQUE_ID, C.DS])[c]
-                    .unstack(C.DS)
-                    .reindex(index=h.ids, columns=dates)
-                    .to_numpy()
-                    for c in qcols
-                ],
-                axis=2,
-            )
+        if all(c in base for c in qcols):
+            base_mean = grid(indexed, Y_HAT)
+            qb = np.stack([grid(indexed, c) for c in qcols], axis=2)
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = np.where(base_mean > 1e-9, mean / base_mean, 1.0)
             qb = qb * ratio[:, :, None]
