@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -88,6 +88,9 @@ promote: $(STAMP) ## re-apply the promotion rule, ARGS="task=forecast|recsys [ru
 
 tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=recsys model=als"
 	$(PY) -m pipelines.tune $(ARGS)
+
+monitor: $(STAMP) ## KPI table + alerts (webhook/e-mail by conf/monitor) from the latest data, plan and models
+	$(PY) -m pipelines.monitor $(ARGS)
 
 compare: $(STAMP) ## leaderboard + HTML report of tracked runs, ARGS="task=forecast|recsys|policy [compare.* filters]"
 	$(PY) -m pipelines.compare $(ARGS)

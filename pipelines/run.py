@@ -1,7 +1,7 @@
 """The main job (`make run`): every step in order on the configured data.
 
-ingest -> features -> forecasts -> recommendations -> reorder plan (the last step; `make serve`
-packages the champions it promoted). `steps=[ingest,build_features]` runs a part, in the same
+ingest -> features -> forecasts -> recommendations -> reorder plan -> KPIs and alerts (the last
+step; `make serve` packages the champions it promoted, `make console` shows the results). `steps=[ingest,build_features]` runs a part, in the same
 order (the data benchmark times exactly that).
 """
 
@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 from pipelines import (
     build_features,
     ingest,
+    monitor,
     plan_inventory,
     train_forecast,
     train_recsys,
@@ -32,6 +33,7 @@ STEPS = [
     ("train_forecast", train_forecast.run),
     ("train_recsys", train_recsys.run),
     ("plan_inventory", plan_inventory.run),
+    ("monitor", monitor.run),
 ]
 
 

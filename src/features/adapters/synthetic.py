@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,11 +77,18 @@ def generate(
     start: str = "2023-01-01",
     days: int = 365,
     orders_per_day: float = 40.0,
+    anomalies: Sequence[Mapping] = (),
 ) -> SyntheticData:
+    """``anomalies``: planted incidents, each ``{day, days, channel, factor}`` — the order rate of
+    ``channel`` (every channel when null) times ``factor`` for ``days`` days from ``day`` (an
+    offset from ``start``; negative counts from the end), e.g. a web outage
+    ``{day: -2, days: 1, channel: web, factor: 0.1}``; the monitor's alert tests plant one."""
     rng = np.random.default_rng(seed)
     params = dict(
         seed=seed, n_people=n_people, n_skus=n_skus, n_stores=n_stores, start=start, days=days
     )
+    if anomalies:  # part of the data's fingerprint (feature-store versions) only when planted
+        params["anomalies"] = [dict(a) for a in anomalies]
 
     # --- people and their identities ----------------------------------------------------------
     person = np.arange(n_people)
@@ -155,6 +163,11 @@ def generate(
     for ch in CHANNELS:
         weekly = np.where(weekend, 1.5, 0.8) if ch == "store" else np.where(weekend, 0.8, 1.1)
         lam = orders_per_day * CHANNEL_SHARE[ch] * yearly * weekly
+        for a in anomalies:
+            if a.get("channel") in (None, ch):
+                first = int(a["day"]) % days
+                lam = lam.copy()
+                lam[first : first + int(a.get("days", 1))] *= float(a["factor"])
         n_day = rng.poisson(lam)
         day = np.repeat(np.arange(days), n_day)
         users = person[uses[ch]]
