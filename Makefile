@@ -33,6 +33,17 @@ $(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
 		|| { echo "torch is not the pinned CPU build; see ENVIRONMENT notes in README"; exit 1; }
 	@touch $@
 
+# the console's browser tests drive Debian's chromium (a Playwright browser download cannot work
+# offline); installed once with apt, as root or through sudo
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+$(CHROMIUM):
+	@echo ">> installing Debian's chromium for the browser tests (apt-get)"
+	@$(SUDO) apt-get install -y -q chromium >/tmp/retail-brain-apt.log 2>&1 \
+		|| { $(SUDO) apt-get update -q >>/tmp/retail-brain-apt.log 2>&1 \
+		     && $(SUDO) apt-get install -y -q chromium >>/tmp/retail-brain-apt.log 2>&1; } \
+		|| { tail -20 /tmp/retail-brain-apt.log; echo "could not install chromium"; exit 1; }
+
 $(BENCH_STAMP): $(STAMP) requirements/bench.txt
 	@echo ">> installing benchmark-only peers from requirements/bench.txt"
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/bench.txt \
@@ -44,10 +55,10 @@ env: $(STAMP) ## create or refresh the virtual environment only
 run: $(STAMP) ## the main job on the embedded data: ingest -> features -> forecasts -> recs -> reorder plan
 	$(PY) -m pipelines.run $(ARGS)
 
-test: $(STAMP) ## fast tiers: unit + fast integration (excludes `slow` and `gpu`), a few minutes
+test: $(STAMP) $(CHROMIUM) ## fast tiers: unit + fast integration (excludes `slow` and `gpu`), a few minutes
 	$(PY) -m pytest -m "not slow and not gpu" $(ARGS)
 
-test-all: $(STAMP) ## every test but `gpu`: adds real servers, fuzzing, the notebook, neural training
+test-all: $(STAMP) $(CHROMIUM) ## every test but `gpu`: adds real servers, fuzzing, the notebook, neural training
 	$(PY) -m pytest -m "not gpu" $(ARGS)
 
 test-gpu: $(STAMP) ## the `gpu` tests (skipped where no CUDA device is visible)
@@ -91,6 +102,9 @@ tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=rec
 
 monitor: $(STAMP) ## KPI table + alerts (webhook/e-mail by conf/monitor) from the latest data, plan and models
 	$(PY) -m pipelines.monitor $(ARGS)
+
+console: $(STAMP) ## the web console on http://127.0.0.1:8050 (after make run; users: README "Console")
+	$(PY) -m pipelines.console $(ARGS)
 
 compare: $(STAMP) ## leaderboard + HTML report of tracked runs, ARGS="task=forecast|recsys|policy [compare.* filters]"
 	$(PY) -m pipelines.compare $(ARGS)

@@ -1,0 +1,756 @@
+"""The web console (`make console`): Dash + plotly on Flask, login required, roles enforced.
+
+Pages: *Overview* (KPI tiles with sparklines and period-over-period change, drill-down by
+channel / location / category / segment, date range), *Alerts* (filter, acknowledge), *Planning*
+(reorder suggestions and transfers with filters, a SKU's forecast fan chart with its history,
+CSV export), *Customers* (segment sizes and flows, top customers, audience downloads) and
+*Models* (champions and challengers, links into the MLflow UI).
+
+Why Dash: it is plotly's own framework, maintained, pure Python (our users are ML engineers,
+not front-end developers), and a Flask app underneath, so login, roles and CSV exports are plain
+Flask routes checked on the server, not hidden buttons.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from urllib.parse import parse_qs, quote, urlencode
+
+import dash
+import flask
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Input, Output, State, dash_table, dcc, html
+from markupsafe import escape
+
+from src.console.auth import authenticate, load_users
+from src.console.data import KEY_METRICS, ConsoleData
+from src.features import columns as C
+from src.monitor import kpis as K
+
+log = logging.getLogger(__name__)
+ENV_SECRET = "RETAIL_BRAIN_CONSOLE_SECRET"
+PAGES = [
+    ("/overview", "Overview"),
+    ("/alerts", "Alerts"),
+    ("/planning", "Planning"),
+    ("/customers", "Customers"),
+    ("/models", "Models"),
+]
+TILES = [
+    "net_sales", "orders", "aov", "active_customers", "new_customers", "repeat_rate",
+    "return_rate", "gross_margin", "inventory_value", "days_of_cover", "stockout_rate",
+    "lost_sales", "forecast_wape", "forecast_coverage95", "rec_hit_rate",
+]  # fmt: skip
+DIMENSIONS = ["total", "channel", "location", "category", "segment"]
+PLAN_COLUMNS = [
+    C.LOCATION_ID, C.SKU, C.CATEGORY, "abc_class", "xyz_class", C.ON_HAND, C.ON_ORDER,
+    "inventory_position", "safety_stock", "reorder_point", "order_qty", "order_value",
+    "days_of_cover", "expected_fill_rate", "reason",
+]  # fmt: skip
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f5f6f8;color:#1d2330}
+.nav{display:flex;gap:18px;align-items:center;background:#1d2330;padding:10px 20px}
+.nav a{color:#cfd6e4;text-decoration:none;font-weight:500}.nav a.active{color:#fff;border-bottom:2px solid #4f8cff}
+.nav .who{margin-left:auto;color:#9aa4b8;font-size:13px}.page{padding:18px 24px}
+.tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:12px}
+.tile{background:#fff;border-radius:8px;padding:10px 12px;box-shadow:0 1px 2px #0001}
+.tile .label{font-size:12px;color:#5b6478}.tile .value{font-size:22px;font-weight:600}
+.up{color:#1a7f37}.down{color:#c62828}.flat{color:#5b6478}.controls{display:flex;gap:12px;flex-wrap:wrap;align-items:end;margin-bottom:14px}
+.controls>div{min-width:180px}.card{background:#fff;border-radius:8px;padding:12px;margin-top:14px;box-shadow:0 1px 2px #0001}
+.btn{background:#4f8cff;color:#fff;border:0;border-radius:6px;padding:7px 14px;cursor:pointer;text-decoration:none;display:inline-block}
+.muted{color:#5b6478;font-size:13px}
+"""
+LOGIN_PAGE = """<!doctype html><html><head><title>retail-brain console · sign in</title>
+<style>{style} form{{max-width:320px;margin:12vh auto;background:#fff;padding:24px;border-radius:8px}}
+input{{width:100%;padding:8px;margin:6px 0 12px;box-sizing:border-box}}</style></head>
+<body><form method="post" action="/login"><h2>retail-brain console</h2>{error}
+<input type="hidden" name="next" value="{next}">
+<label>User<input name="username" id="username" autocomplete="username"></label>
+<label>Password<input name="password" id="password" type="password" autocomplete="current-password"></label>
+<button class="btn" id="login" type="submit">Sign in</button></form></body></html>"""
+
+
+def _user():
+    return flask.g.get("user")
+
+
+def _can(permission: str) -> bool:
+    u = _user()
+    return bool(u and u.can(permission))
+
+
+# --- formatting -------------------------------------------------------------------------------
+def fmt(v, kpi: str) -> str:
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    unit = K.KPIS[kpi].unit
+    if unit == "ratio":
+        return f"{v:.1%}"
+    if unit == "currency":
+        return f"{v:,.0f}"
+    if unit in ("days", "per_year"):
+        return f"{v:,.1f}"
+    return f"{v:,.0f}"
+
+
+def sparkline(s: pd.Series) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=s.index, y=s.values, mode="lines", line={"width": 1.5}))
+    fig.update_layout(
+        height=48, margin={"l": 0, "r": 0, "t": 2, "b": 2}, xaxis={"visible": False},
+        yaxis={"visible": False}, paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+        showlegend=False,
+    )  # fmt: skip
+    return fig
+
+
+def _grain_of(kpi: str, grain: str) -> str:
+    source = K.KPIS[kpi].source
+    return "snapshot" if source == "stock" else ("day" if source != "sales" else grain)
+
+
+def tile(data: ConsoleData, kpi: str, grain: str, dimension: str, member: str, start, end):
+    g = _grain_of(kpi, grain)
+    dim, mem = (dimension, member)
+    if K.KPIS[kpi].source != "sales" and dimension in ("channel", "segment"):
+        dim, mem = "total", K.ALL  # stock and model KPIs have no channel / segment slice
+    s = data.kpi(kpi, g, dim, mem)
+    if len(s) and start and end:
+        s = s[(s.index >= pd.Timestamp(start)) & (s.index <= pd.Timestamp(end))]
+    info = K.KPIS[kpi]
+    if s.empty:
+        value, change, cls = "n/a", "no data in this slice", "flat"
+    else:
+        value = fmt(s.iloc[-1], kpi)
+        if len(s) > 1 and s.iloc[-2] not in (0,) and np.isfinite(s.iloc[-2]):
+            ch = s.iloc[-1] / s.iloc[-2] - 1
+            good = info.higher_is_better
+            cls = (
+                "flat" if good is None or abs(ch) < 1e-9 else ("up" if (ch > 0) == good else "down")
+            )
+            change = f"{ch:+.1%} vs previous {g if g != 'snapshot' else 'plan'}"
+        else:
+            change, cls = f"{g} {s.index[-1]:%Y-%m-%d}", "flat"
+    return html.Div(
+        [
+            html.Div(info.label, className="label", title=info.definition),
+            html.Div(value, className="value"),
+            html.Div(change, className=cls, style={"fontSize": "12px"}),
+            dcc.Graph(
+                figure=sparkline(s),
+                config={"displayModeBar": False, "staticPlot": True},
+                style={"height": "48px"},
+            )
+            if len(s) > 1
+            else html.Div(style={"height": "48px"}),
+        ],  # fmt: skip
+        className="tile",
+        id=f"tile-{kpi}",
+    )
+
+
+# --- pages ------------------------------------------------------------------------------------
+def overview_layout(data: ConsoleData, query: Mapping) -> html.Div:
+    k = data.kpis()
+    if k is None:
+        return html.Div("No KPI table yet: run `make run` (or `make monitor`).", className="card")
+    periods = k["periods"]
+    last = periods.max()
+    first = max(periods.min(), last - pd.Timedelta(days=182))
+    dim = query.get("dimension", "total")
+    kpi = query.get("kpi", "net_sales")
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("Grain"),
+                            dcc.Dropdown(["day", "week"], "week", id="ov-grain", clearable=False),
+                        ]
+                    ),  # fmt: skip
+                    html.Div(
+                        [
+                            html.Label("Drill down by"),
+                            dcc.Dropdown(
+                                DIMENSIONS,
+                                dim if dim in DIMENSIONS else "total",
+                                id="ov-dimension",
+                                clearable=False,
+                            ),
+                        ]
+                    ),  # fmt: skip
+                    html.Div(
+                        [html.Label("Member"), dcc.Dropdown(id="ov-member", clearable=False)],
+                        style={"minWidth": "240px"},
+                    ),  # fmt: skip
+                    html.Div(
+                        [
+                            html.Label("Dates"),
+                            dcc.DatePickerRange(
+                                id="ov-dates",
+                                start_date=first.date(),
+                                end_date=last.date(),
+                                min_date_allowed=periods.min().date(),
+                                max_date_allowed=last.date(),
+                                display_format="YYYY-MM-DD",
+                            ),
+                        ]
+                    ),  # fmt: skip
+                ],
+                className="controls",
+            ),
+            html.Div(id="ov-tiles", className="tiles"),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("KPI by member"),
+                            dcc.Dropdown(
+                                [
+                                    {"label": K.KPIS[t].label, "value": t}
+                                    for t in TILES
+                                    if K.KPIS[t].source == "sales"
+                                ],
+                                kpi if kpi in K.KPIS else "net_sales",
+                                id="ov-kpi",
+                                clearable=False,
+                            ),
+                        ],
+                        style={"maxWidth": "320px"},
+                    ),  # fmt: skip
+                    dcc.Graph(id="ov-breakdown"),
+                ],
+                className="card",
+            ),
+        ]
+    )
+
+
+def alerts_layout(data: ConsoleData) -> html.Div:
+    ack = _can("acknowledge")
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("Severity"),
+                            dcc.Dropdown(
+                                ["critical", "warning", "info"], multi=True, id="al-severity"
+                            ),
+                        ]
+                    ),  # fmt: skip
+                    html.Div(
+                        [
+                            html.Label("Area"),
+                            dcc.Dropdown(
+                                ["sales", "stock", "forecast", "recommendations"],
+                                multi=True,
+                                id="al-area",
+                            ),
+                        ]
+                    ),  # fmt: skip
+                    html.Div(
+                        [
+                            html.Label("Status"),
+                            dcc.Dropdown(["open", "acknowledged"], "open", id="al-status"),
+                        ]
+                    ),  # fmt: skip
+                    html.Button(
+                        "Acknowledge selected",
+                        id="al-ack",
+                        className="btn",
+                        disabled=not ack,
+                        title="" if ack else "needs a planner, marketer or admin role",
+                    ),  # fmt: skip
+                ],
+                className="controls",
+            ),
+            html.Div(id="al-result", className="muted"),
+            dash_table.DataTable(
+                id="al-table",
+                columns=[
+                    {"name": c, "id": c}
+                    for c in [
+                        "id",
+                        "created_at",
+                        "severity",
+                        "area",
+                        "rule",
+                        "dimension",
+                        "member",
+                        "message",
+                        "action",
+                        "items",
+                        "status",
+                        "ack_by",
+                        "ack_at",
+                    ]
+                ],
+                row_selectable="multi" if ack else False,
+                page_size=20,
+                sort_action="native",
+                style_cell={
+                    "textAlign": "left",
+                    "whiteSpace": "normal",
+                    "height": "auto",
+                    "maxWidth": "420px",
+                    "fontSize": "13px",
+                },
+            ),  # fmt: skip
+        ]
+    )
+
+
+def planning_layout(data: ConsoleData, query: Mapping) -> html.Div:
+    s = data.suggestions()
+    if s is None:
+        return html.Div("No reorder plan yet: run `make run` (or `make plan`).", className="card")
+    locations = sorted(s[C.LOCATION_ID].astype(str).unique())
+    top = s.sort_values("order_value", ascending=False)[C.SKU].astype(str).drop_duplicates()
+    skus = top.head(300).tolist()
+    export = _can("export_plan")
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("Location"),
+                            dcc.Dropdown(locations, multi=True, id="pl-location"),
+                        ]
+                    ),  # fmt: skip
+                    html.Div(
+                        [
+                            html.Label("ABC"),
+                            dcc.Checklist(
+                                ["A", "B", "C"],
+                                [query["abc"]] if query.get("abc") in ("A", "B", "C") else [],
+                                id="pl-abc",
+                                inline=True,
+                            ),
+                        ]
+                    ),  # fmt: skip
+                    html.Div(
+                        [
+                            dcc.Checklist(
+                                [{"label": " only orders", "value": "orders"}],
+                                ["orders"] if query.get("only_orders") == "1" else [],
+                                id="pl-orders",
+                            )
+                        ]
+                    ),  # fmt: skip
+                    html.A(
+                        "Export CSV",
+                        id="pl-export",
+                        className="btn",
+                        href="/export/plan.csv",
+                        style={} if export else {"display": "none"},
+                    ),  # fmt: skip
+                ],
+                className="controls",
+            ),
+            html.Div(id="pl-count", className="muted"),
+            dash_table.DataTable(
+                id="pl-table",
+                columns=[{"name": c, "id": c} for c in PLAN_COLUMNS if c in s],
+                page_size=15,
+                sort_action="native",
+                style_cell={
+                    "textAlign": "left",
+                    "fontSize": "13px",
+                    "maxWidth": "380px",
+                    "whiteSpace": "normal",
+                    "height": "auto",
+                },
+            ),  # fmt: skip
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.Label("SKU"),
+                            dcc.Dropdown(skus, skus[0] if skus else None, id="pl-sku"),
+                        ],
+                        style={"maxWidth": "320px"},
+                    ),  # fmt: skip
+                    dcc.Graph(id="pl-fan"),
+                ],
+                className="card",
+            ),
+            html.Div(
+                [html.H4("Transfers"), dash_table.DataTable(id="pl-transfers", page_size=10)],
+                className="card",
+            ),
+        ]
+    )
+
+
+def filtered_plan(data: ConsoleData, locations, abc, orders) -> pd.DataFrame:
+    s = data.suggestions()
+    if s is None:
+        return pd.DataFrame(columns=PLAN_COLUMNS)
+    if locations:
+        s = s[s[C.LOCATION_ID].astype(str).isin(locations)]
+    if abc:
+        s = s[s["abc_class"].isin(abc)]
+    if orders:
+        s = s[s["order_qty"] > 0]
+    return s[[c for c in PLAN_COLUMNS if c in s]].sort_values("order_value", ascending=False)
+
+
+def fan_chart(data: ConsoleData, sku: str | None) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 30, "b": 30},
+                      title=f"{sku}: history and forecast" if sku else "choose a SKU")  # fmt: skip
+    if not sku:
+        return fig
+    fc = data.forecast()
+    if fc is not None:
+        f = fc[fc[C.UNIQUE_ID].astype(str).str.split("|").str[0] == sku]
+        f = f.groupby(C.DS)[[c for c in f.columns if c.startswith("q") or c == "y_hat"]].sum()
+        for lo, hi, name, alpha in (
+            ("q0.025", "q0.975", "95%", 0.15),
+            ("q0.25", "q0.75", "50%", 0.3),
+        ):
+            if lo in f and hi in f:
+                fig.add_trace(go.Scatter(x=f.index, y=f[hi], line={"width": 0}, showlegend=False,
+                                         hoverinfo="skip"))  # fmt: skip
+                fig.add_trace(go.Scatter(x=f.index, y=f[lo], fill="tonexty", line={"width": 0},
+                                         fillcolor=f"rgba(79,140,255,{alpha})", name=name))  # fmt: skip
+        if "y_hat" in f:
+            fig.add_trace(go.Scatter(x=f.index, y=f["y_hat"], name="forecast",
+                                     line={"color": "#1f4fbf"}))  # fmt: skip
+    h = data.history(sku)
+    if h is not None:
+        fig.add_trace(go.Scatter(x=h["ds"], y=h[C.Y], name="sold", mode="lines",
+                                 line={"color": "#333"}))  # fmt: skip
+    return fig
+
+
+def customers_layout(data: ConsoleData) -> html.Div:
+    rfm = data.customers()
+    if rfm is None:
+        return html.Div("No customer features yet: run `make run`.", className="card")
+    sizes = rfm[C.LIFECYCLE].value_counts()
+    bar = go.Figure(go.Bar(x=sizes.index.astype(str), y=sizes.values))
+    bar.update_layout(height=300, title="Customers by lifecycle stage", margin={"t": 40})
+    flows = data.frame("active_customers", "week", "segment")
+    area = go.Figure()
+    for member, g in flows.groupby(K.MEMBER):
+        area.add_trace(go.Scatter(x=g[K.PERIOD], y=g[K.VALUE], name=member, stackgroup="one"))
+    area.update_layout(height=320, title="Active customers per week by current stage",
+                       margin={"t": 40})  # fmt: skip
+    new = data.kpi("new_customers", "week", "total", K.ALL)
+    ret = data.kpi("returning_customers", "week", "total", K.ALL)
+    flow = go.Figure([go.Bar(x=new.index, y=new.values, name="new"),
+                      go.Bar(x=ret.index, y=ret.values, name="returning")])  # fmt: skip
+    flow.update_layout(barmode="stack", height=300, title="New and returning customers per week",
+                       margin={"t": 40})  # fmt: skip
+    top = rfm.sort_values(C.MONETARY, ascending=False).head(20)
+    cols = [C.CUSTOMER_ID, C.LIFECYCLE, C.MONETARY, C.FREQUENCY, C.RECENCY_DAYS, C.RFM_SCORE]
+    export = _can("export_audience")
+    stages = sorted(rfm[C.LIFECYCLE].astype(str).unique())
+    return html.Div(
+        [
+            html.Div([dcc.Graph(figure=bar, id="cu-sizes")], className="card"),
+            html.Div(
+                [dcc.Graph(figure=area, id="cu-flows"), dcc.Graph(figure=flow)], className="card"
+            ),  # fmt: skip
+            html.Div(
+                [
+                    html.H4("Top customers by value"),
+                    dash_table.DataTable(
+                        id="cu-top",
+                        data=top[cols].round(2).to_dict("records"),
+                        columns=[{"name": c, "id": c} for c in cols],
+                        page_size=20,
+                    ),
+                ],
+                className="card",
+            ),  # fmt: skip
+            html.Div(
+                [
+                    html.H4("Audiences (customers of a stage with their top recommendations)"),
+                    html.Div(
+                        [
+                            html.A(
+                                f"{st}.csv",
+                                href=f"/export/audience/{quote(st)}.csv",
+                                className="btn",
+                                style={"marginRight": "8px"},
+                                id=f"cu-audience-{st}",
+                            )
+                            for st in stages
+                        ]
+                        if export
+                        else html.Div(
+                            "Downloading audiences needs the marketer or admin role.",
+                            className="muted",
+                        )
+                    ),
+                ],
+                className="card",
+            ),  # fmt: skip
+        ]
+    )
+
+
+def models_layout(data: ConsoleData) -> html.Div:
+    try:
+        rows = data.models()
+    except Exception as err:  # the registry may be unreachable; say so instead of failing
+        log.warning("models page: %s", err)
+        return html.Div(f"MLflow registry unavailable: {type(err).__name__}", className="card")
+    ui = data.config["console"]["mlflow_ui_url"].rstrip("/")
+    cols = ["registered_model", "alias", "version", "model", *KEY_METRICS]
+    present = [c for c in cols if any(c in r for r in rows)] or cols[:4]
+    table = [
+        {**{c: (round(r[c], 4) if isinstance(r.get(c), float) else r.get(c)) for c in present},
+         "mlflow": f"[open]({ui}/#/experiments/{r['experiment_id']}/runs/{r['run_id']})"}
+        for r in rows
+    ]  # fmt: skip
+    return html.Div(
+        [
+            html.Div(
+                [
+                    "Champions and challengers of every registered model. ",
+                    html.A("MLflow UI", href=ui, target="_blank"),
+                    " (start it with `make ui`).",
+                ],
+                className="muted",
+            ),  # fmt: skip
+            dash_table.DataTable(
+                id="mo-table",
+                data=table,
+                columns=[{"name": c, "id": c} for c in present]
+                + [{"name": "mlflow", "id": "mlflow", "presentation": "markdown"}],
+                style_cell={"textAlign": "left", "fontSize": "13px"},
+            ),  # fmt: skip
+        ],
+        className="card",
+    )
+
+
+# --- the app ----------------------------------------------------------------------------------
+def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
+    users = dict(users) if users is not None else load_users()
+    data = ConsoleData(config)
+    data.warm()
+    app = dash.Dash(
+        __name__, title="retail-brain console", suppress_callback_exceptions=True,
+        update_title=None, serve_locally=True,
+    )  # fmt: skip
+    server = app.server
+    server.secret_key = os.environ.get(ENV_SECRET) or secrets.token_hex(32)
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.index_string = app.index_string.replace("{%css%}", "{%css%}<style>" + STYLE + "</style>")
+    open_paths = {"/login", "/healthz"}
+
+    @server.before_request
+    def guard():
+        path = flask.request.path
+        name = flask.session.get("user")
+        if name in users:
+            flask.g.user = users[name]
+            return None
+        if path in open_paths:
+            return None
+        if path.startswith("/_dash") or path.startswith("/export"):
+            return flask.Response("login required", 401)
+        return flask.redirect("/login?next=" + quote(flask.request.full_path))
+
+    @server.errorhandler(Exception)
+    def bad_request(err):
+        """A callback request the pages would never send (wrong ids, types, missing fields)
+        answers 400, not 500; the traceback goes to the log so a real bug stays visible."""
+        from werkzeug.exceptions import HTTPException
+
+        if isinstance(err, HTTPException):
+            return err
+        log.warning("console: %s %s failed", flask.request.method, flask.request.path,
+                    exc_info=err)  # fmt: skip
+        return flask.Response("bad request", 400)
+
+    @server.route("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    @server.route("/login", methods=["GET", "POST"])
+    def login():
+        nxt = flask.request.values.get("next", "/overview")
+        if not nxt.startswith("/") or nxt.startswith("//"):
+            nxt = "/overview"  # no open redirects
+        error = ""
+        if flask.request.method == "POST":
+            user = authenticate(users, flask.request.form.get("username", ""),
+                                flask.request.form.get("password", ""))  # fmt: skip
+            if user:
+                flask.session.clear()
+                flask.session["user"] = user.name
+                log.info("console login: %s (%s)", user.name, user.role)
+                return flask.redirect(nxt)
+            log.info("console login refused")
+            error = '<p id="login-error" style="color:#c62828">Wrong user or password.</p>'
+        page = LOGIN_PAGE.format(style=STYLE, error=error, next=escape(nxt))
+        return page, (401 if error else 200)
+
+    @server.route("/logout")
+    def logout():
+        flask.session.clear()
+        return flask.redirect("/login")
+
+    @server.route("/export/plan.csv")
+    def export_plan():
+        if not _can("export_plan"):
+            return flask.Response("forbidden: exporting plans needs the planner role", 403)
+        q = flask.request.args
+        plan = filtered_plan(data, q.getlist("location"), q.getlist("abc"), q.get("orders") == "1")
+        log.info("plan export by %s: %d rows", _user().name, len(plan))
+        return _csv(plan, "reorder_plan.csv")
+
+    @server.route("/export/audience/<stage>.csv")
+    def export_audience(stage: str):
+        if not _can("export_audience"):
+            return flask.Response("forbidden: exporting audiences needs the marketer role", 403)
+        rfm = data.customers()
+        if rfm is None or stage not in set(rfm[C.LIFECYCLE].astype(str)):
+            return flask.Response(f"no audience {escape(stage)!s}", 404)
+        aud = rfm[rfm[C.LIFECYCLE].astype(str) == stage][
+            [C.CUSTOMER_ID, C.LIFECYCLE, C.RECENCY_DAYS, C.FREQUENCY, C.MONETARY]
+        ]
+        recs = data.recommendations()
+        if recs is not None:
+            top = recs[recs["rank"] <= 5].astype({C.CUSTOMER_ID: str, C.SKU: str})
+            items = top.groupby(C.CUSTOMER_ID)[C.SKU].agg(" ".join).rename("recommended_skus")
+            aud = aud.merge(items, left_on=C.CUSTOMER_ID, right_index=True, how="left")
+        log.info("audience export %s by %s: %d customers", stage, _user().name, len(aud))
+        return _csv(aud, f"audience_{stage}.csv")
+
+    nav = html.Div(id="nav", className="nav")
+    app.layout = html.Div([dcc.Location(id="url"), nav, html.Div(id="page", className="page")])
+
+    @app.callback(Output("nav", "children"), Output("page", "children"),
+                  Input("url", "pathname"), State("url", "search"))  # fmt: skip
+    def route(pathname, search):
+        query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
+        path = pathname if pathname in dict(PAGES) else "/overview"
+        links = [html.A(label, href=p, className="active" if p == path else "", id=f"nav-{p[1:]}")
+                 for p, label in PAGES]  # fmt: skip
+        u = _user()
+        links.append(html.Span([f"{u.name} · {u.role} · ", html.A("sign out", href="/logout")],
+                               className="who"))  # fmt: skip
+        if path == "/overview":
+            page = overview_layout(data, query)
+        elif path == "/alerts":
+            page = alerts_layout(data)
+        elif path == "/planning":
+            page = planning_layout(data, query)
+        elif path == "/customers":
+            page = customers_layout(data)
+        else:
+            page = models_layout(data)
+        return links, page
+
+    @app.callback(Output("ov-member", "options"), Output("ov-member", "value"),
+                  Input("ov-dimension", "value"), Input("ov-grain", "value"))  # fmt: skip
+    def members(dimension, grain):
+        if dimension == "total":
+            return [K.ALL], K.ALL
+        frame = data.frame("net_sales", grain, dimension)
+        order = frame.groupby(K.MEMBER)[K.VALUE].sum().sort_values(ascending=False).index.tolist()
+        return order, (order[0] if order else None)
+
+    @app.callback(Output("ov-tiles", "children"),
+                  Input("ov-grain", "value"), Input("ov-dimension", "value"),
+                  Input("ov-member", "value"), Input("ov-dates", "start_date"),
+                  Input("ov-dates", "end_date"))  # fmt: skip
+    def tiles(grain, dimension, member, start, end):
+        if member is None:
+            return dash.no_update
+        return [tile(data, k, grain, dimension, member, start, end) for k in TILES]
+
+    @app.callback(Output("ov-breakdown", "figure"),
+                  Input("ov-kpi", "value"), Input("ov-grain", "value"),
+                  Input("ov-dimension", "value"), Input("ov-dates", "start_date"),
+                  Input("ov-dates", "end_date"))  # fmt: skip
+    def breakdown(kpi, grain, dimension, start, end):
+        frame = data.frame(kpi, grain, dimension)
+        if start and end and len(frame):
+            frame = frame[
+                (frame[K.PERIOD] >= pd.Timestamp(start)) & (frame[K.PERIOD] <= pd.Timestamp(end))
+            ]
+        fig = go.Figure()
+        top = frame.groupby(K.MEMBER)[K.VALUE].sum().sort_values(ascending=False).head(8).index
+        for m in top:
+            g = frame[frame[K.MEMBER] == m]
+            fig.add_trace(go.Scatter(x=g[K.PERIOD], y=g[K.VALUE], name=str(m), mode="lines"))
+        fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 30, "b": 30},
+                          title=f"{K.KPIS[kpi].label} by {dimension} ({grain})")  # fmt: skip
+        return fig
+
+    @app.callback(Output("al-table", "data"), Output("al-result", "children"),
+                  Output("al-table", "selected_rows"),
+                  Input("al-severity", "value"), Input("al-area", "value"),
+                  Input("al-status", "value"), Input("al-ack", "n_clicks"),
+                  State("al-table", "data"), State("al-table", "selected_rows"))  # fmt: skip
+    def alert_rows(severity, area, status, n_ack, rows, selected):
+        note = ""
+        if dash.ctx.triggered_id == "al-ack" and selected:
+            if not _can("acknowledge"):
+                note = "Acknowledging needs a planner, marketer or admin role."
+            else:
+                ids = [rows[i]["id"] for i in selected if i < len(rows)]
+                done = [i for i in ids if data.store.acknowledge(i, _user().name)]
+                note = f"Acknowledged {len(done)} alert(s) as {_user().name}."
+        out = []
+        for a in data.alerts():
+            if severity and a["severity"] not in severity:
+                continue
+            if area and a["area"] not in area:
+                continue
+            if status and a["status"] != status:
+                continue
+            items = a["items"]
+            out.append({**a, "created_at": f"{a['created_at']:%Y-%m-%d %H:%M}",
+                        "ack_at": f"{a['ack_at']:%Y-%m-%d %H:%M}" if a["ack_at"] else "",
+                        "items": "; ".join(json.loads(items)[:5]) if items else ""})  # fmt: skip
+        return out, note, []
+
+    @app.callback(Output("pl-table", "data"), Output("pl-count", "children"),
+                  Output("pl-export", "href"), Output("pl-transfers", "data"),
+                  Input("pl-location", "value"), Input("pl-abc", "value"),
+                  Input("pl-orders", "value"))  # fmt: skip
+    def plan_rows(locations, abc, orders):
+        plan = filtered_plan(data, locations, abc, bool(orders))
+        q = [("location", x) for x in locations or []] + [("abc", x) for x in abc or []]
+        if orders:
+            q.append(("orders", "1"))
+        n_orders = int((plan["order_qty"] > 0).sum())
+        value = plan.loc[plan["order_qty"] > 0, "order_value"].sum()
+        t = data.transfers()
+        rows = plan.head(2000).round(2).to_dict("records")
+        return (rows, f"{len(plan):,} SKU x locations; {n_orders:,} orders worth {value:,.0f}",
+                "/export/plan.csv" + ("?" + urlencode(q) if q else ""),
+                [] if t is None else t.round(2).to_dict("records"))  # fmt: skip
+
+    @app.callback(Output("pl-fan", "figure"), Input("pl-sku", "value"))
+    def fan(sku):
+        return fan_chart(data, sku)
+
+    return app
+
+
+def _csv(frame: pd.DataFrame, name: str) -> flask.Response:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return flask.Response(
+        buf.getvalue(), mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )  # fmt: skip
