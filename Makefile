@@ -133,6 +133,9 @@ bench-scale: $(STAMP) ## brands of 1x/4x/16x x 10,000 series, partition by parti
 bench-pools: $(STAMP) ## LightGBM pooled as one model / per partition / per category group, local vs dask (after make run)
 	$(PY) -m benchmarks.bench_pools $(ARGS)
 
+bench-monitor: $(STAMP) $(CHROMIUM) ## KPI speed/memory, anomaly recall vs a naive peer, console p95 in chromium (after make run)
+	$(PY) -m benchmarks.bench_monitor $(ARGS)
+
 bench-review: $(STAMP) ## bootstrap calibration (false positives, power) and compare timings
 	$(PY) -m benchmarks.bench_review $(ARGS)
 

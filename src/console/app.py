@@ -48,6 +48,8 @@ TILES = [
     "return_rate", "gross_margin", "inventory_value", "days_of_cover", "stockout_rate",
     "lost_sales", "forecast_wape", "forecast_coverage95", "rec_hit_rate",
 ]  # fmt: skip
+TEXT_COLUMNS = {C.LOCATION_ID, C.SKU, C.CATEGORY, "abc_class", "xyz_class", "reason"}
+MAX_ROWS = 500  # rows sent to the planning table; the CSV export has every row
 DIMENSIONS = ["total", "channel", "location", "category", "segment"]
 PLAN_COLUMNS = [
     C.LOCATION_ID, C.SKU, C.CATEGORY, "abc_class", "xyz_class", C.ON_HAND, C.ON_ORDER,
@@ -317,6 +319,7 @@ def planning_layout(data: ConsoleData, query: Mapping) -> html.Div:
     top = s.sort_values("order_value", ascending=False)[C.SKU].astype(str).drop_duplicates()
     skus = top.head(300).tolist()
     export = _can("export_plan")
+    transfers = data.transfers()
     return html.Div(
         [
             html.Div(
@@ -360,16 +363,37 @@ def planning_layout(data: ConsoleData, query: Mapping) -> html.Div:
             html.Div(id="pl-count", className="muted"),
             dash_table.DataTable(
                 id="pl-table",
-                columns=[{"name": c, "id": c} for c in PLAN_COLUMNS if c in s],
+                columns=[
+                    {
+                        "name": c.replace("_", " "),
+                        "id": c,
+                        **(
+                            {
+                                "type": "numeric",
+                                "format": {
+                                    "specifier": ".1%" if c == "expected_fill_rate" else ",.1f"
+                                },
+                            }
+                            if c not in TEXT_COLUMNS
+                            else {}
+                        ),
+                    }
+                    for c in PLAN_COLUMNS
+                    if c in s
+                ],
                 page_size=15,
                 sort_action="native",
+                style_table={"overflowX": "auto"},
                 style_cell={
                     "textAlign": "left",
                     "fontSize": "13px",
-                    "maxWidth": "380px",
                     "whiteSpace": "normal",
                     "height": "auto",
+                    "minWidth": "70px",
                 },
+                style_cell_conditional=[
+                    {"if": {"column_id": "reason"}, "minWidth": "460px", "width": "460px"}
+                ],
             ),  # fmt: skip
             html.Div(
                 [
@@ -385,7 +409,23 @@ def planning_layout(data: ConsoleData, query: Mapping) -> html.Div:
                 className="card",
             ),
             html.Div(
-                [html.H4("Transfers"), dash_table.DataTable(id="pl-transfers", page_size=10)],
+                [
+                    html.H4("Transfers"),
+                    html.Div(
+                        "No transfers in this plan (no location has stock another is short of)."
+                        if transfers is None or transfers.empty
+                        else f"{len(transfers):,} transfers before buying.",
+                        className="muted",
+                    ),
+                    dash_table.DataTable(
+                        id="pl-transfers",
+                        page_size=10,
+                        columns=[
+                            {"name": c.replace("_", " "), "id": c}
+                            for c in ([] if transfers is None else transfers.columns)
+                        ],
+                    ),
+                ],
                 className="card",
             ),
         ]
@@ -411,10 +451,8 @@ def fan_chart(data: ConsoleData, sku: str | None) -> go.Figure:
                       title=f"{sku}: history and forecast" if sku else "choose a SKU")  # fmt: skip
     if not sku:
         return fig
-    fc = data.forecast()
-    if fc is not None:
-        f = fc[fc[C.UNIQUE_ID].astype(str).str.split("|").str[0] == sku]
-        f = f.groupby(C.DS)[[c for c in f.columns if c.startswith("q") or c == "y_hat"]].sum()
+    f = data.forecast(sku)
+    if f is not None:
         for lo, hi, name, alpha in (
             ("q0.025", "q0.975", "95%", 0.15),
             ("q0.25", "q0.75", "50%", 0.3),
@@ -735,8 +773,13 @@ def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
         n_orders = int((plan["order_qty"] > 0).sum())
         value = plan.loc[plan["order_qty"] > 0, "order_value"].sum()
         t = data.transfers()
-        rows = plan.head(2000).round(2).to_dict("records")
-        return (rows, f"{len(plan):,} SKU x locations; {n_orders:,} orders worth {value:,.0f}",
+        rows = plan.head(MAX_ROWS).round(2).to_dict("records")
+        shown = (
+            f" (the {MAX_ROWS} largest orders shown; the export has all)"
+            if len(plan) > MAX_ROWS
+            else ""
+        )
+        return (rows, f"{len(plan):,} SKU x locations; {n_orders:,} orders worth {value:,.0f}{shown}",
                 "/export/plan.csv" + ("?" + urlencode(q) if q else ""),
                 [] if t is None else t.round(2).to_dict("records"))  # fmt: skip
 

@@ -65,7 +65,7 @@ class ConsoleData:
             plans / "transfers.parquet", lambda: pd.read_parquet(plans / "transfers.parquet")
         )
         fc = Path(paths["forecasts"]) / f"{registered}.parquet"
-        self._forecast = _Cached(fc, lambda: pd.read_parquet(fc))
+        self._forecast = _Cached(fc, lambda: self._load_forecast(fc))
         self._history = _Cached(self.tables / "transactions.parquet", self._load_history)
         self._customers = _Cached(Path(paths["features"]) / "customers", self._load_customers)
         recs = Path(paths["recommendations"]) / "recommendations.parquet"
@@ -134,6 +134,14 @@ class ConsoleData:
         both = pd.concat([by_sku[[C.UNIQUE_ID, "ds", C.Y]], by_loc], ignore_index=True)
         return {uid: g[["ds", C.Y]] for uid, g in both.groupby(C.UNIQUE_ID, observed=True)}
 
+    @staticmethod
+    def _load_forecast(path: Path) -> dict[str, pd.DataFrame]:
+        """SKU -> its forecast summed over locations (the fan chart's rows), indexed once."""
+        fc = pd.read_parquet(path)
+        fc["sku_"] = fc[C.UNIQUE_ID].astype(str).str.split("|").str[0]
+        cols = [c for c in fc.columns if c.startswith("q") or c == "y_hat"]
+        return {sku: g.groupby(C.DS)[cols].sum() for sku, g in fc.groupby("sku_")}
+
     def _load_customers(self):
         try:
             store = open_store(
@@ -175,8 +183,9 @@ class ConsoleData:
     def transfers(self):
         return self._transfers.get()
 
-    def forecast(self):
-        return self._forecast.get()
+    def forecast(self, sku: str) -> pd.DataFrame | None:
+        f = self._forecast.get()
+        return None if f is None else f.get(sku)
 
     def history(self, uid: str) -> pd.DataFrame | None:
         h = self._history.get()

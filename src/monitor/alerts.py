@@ -162,8 +162,9 @@ def anomaly_alerts(
         return []
     panel = wide.rename_axis(index=C.DS, columns=C.UNIQUE_ID).stack().rename(C.Y).reset_index()
     band = A.forecast_band(
-        panel, make, window, float(rule.get("lo", 0.005)), float(rule.get("hi", 0.995))
-    )
+        panel, make, window, float(rule.get("lo", 0.005)), float(rule.get("hi", 0.995)),
+        step=int(rule.get("step", 1)),
+    )  # fmt: skip
     flagged = band[(band[A.ANOMALY] != 0) & (band[C.DS] > last - pd.Timedelta(days=recent))]
     out = []
     for row in flagged.sort_values(C.DS).to_dict("records"):

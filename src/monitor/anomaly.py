@@ -33,11 +33,15 @@ def forecast_band(
     hi: float = 0.995,
     min_history: int = 28,
     closed_weeks: int = 8,
+    step: int = 1,
 ) -> pd.DataFrame:
     """``panel`` (unique_id, ds, y; one row per period, no gaps) -> the last ``window`` periods of
     every series with ``expected``, ``lo``, ``hi`` and ``anomaly`` (-1 below, +1 above, 0 in band).
 
-    Series with fewer than ``min_history`` periods before the window are left out (no band)."""
+    The forecaster is refitted every ``step`` days on everything before them (``step=1``: each
+    day is judged against a one-day-ahead band, as it would have been on the morning after;
+    ``step=window``: one fit, the whole window forecast from before it). Series with fewer than
+    ``min_history`` periods before the window are left out (no band)."""
     if panel.empty:
         return pd.DataFrame(columns=[C.UNIQUE_ID, C.DS, C.Y, EXPECTED, LO, HI, ANOMALY])
     p = panel[[C.UNIQUE_ID, C.DS, C.Y]].copy()
@@ -52,10 +56,16 @@ def forecast_band(
     hist = hist[hist[C.UNIQUE_ID].isin(scale.index)]
     if hist.empty:
         return pd.DataFrame(columns=[C.UNIQUE_ID, C.DS, C.Y, EXPECTED, LO, HI, ANOMALY])
-    k = SCALE / hist[C.UNIQUE_ID].map(scale)
-    model = make((lo, 0.5, hi))
-    model.fit(hist.assign(**{C.Y: hist[C.Y] * k}))
-    fc = model.predict(window)
+    usable = p[p[C.UNIQUE_ID].isin(scale.index)]
+    usable = usable.assign(**{C.Y: usable[C.Y] * SCALE / usable[C.UNIQUE_ID].map(scale)})
+    step = max(1, min(int(step), window))
+    forecasts = []
+    for i in range(0, window, step):
+        origin = cut + pd.Timedelta(days=i)
+        model = make((lo, 0.5, hi))
+        model.fit(usable[usable[C.DS] <= origin])
+        forecasts.append(model.predict(min(step, window - i)))
+    fc = pd.concat(forecasts, ignore_index=True)
     f = SCALE / fc[C.UNIQUE_ID].map(scale)
     band = pd.DataFrame(
         {
