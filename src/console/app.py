@@ -13,7 +13,6 @@ Flask routes checked on the server, not hidden buttons.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from markupsafe import escape
 from src.console.auth import authenticate, load_users
 from src.console.data import KEY_METRICS, ConsoleData
 from src.features import columns as C
+from src.features.csv_export import to_csv
 from src.monitor import kpis as K
 
 log = logging.getLogger(__name__)
@@ -791,9 +791,7 @@ def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
 
 
 def _csv(frame: pd.DataFrame, name: str) -> flask.Response:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
     return flask.Response(
-        buf.getvalue(), mimetype="text/csv",
+        to_csv(frame, index=False), mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )  # fmt: skip

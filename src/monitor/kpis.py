@@ -106,6 +106,9 @@ KPIS: dict[str, KPI] = {
 }  # fmt: skip
 
 SALES_KPIS = [k for k, v in KPIS.items() if v.source == "sales"]
+# the transaction columns the KPIs read (the monitor reads only these)
+LINE_COLUMNS = [C.ORDER_ID, C.TS, C.CUSTOMER_ID, C.CHANNEL, C.LOCATION_ID, C.SKU, C.QTY,
+                C.UNIT_PRICE, C.LINE_TYPE]  # fmt: skip
 
 
 def empty() -> pd.DataFrame:
@@ -142,10 +145,7 @@ def sales_lines(
 ) -> pd.DataFrame:
     """Sale and return lines with value, cost, category, segment and first-purchase day."""
     keep = transactions[C.LINE_TYPE].isin([C.LINE_SALE, C.LINE_RETURN]).to_numpy()
-    tx = transactions.loc[
-        keep, [C.ORDER_ID, C.TS, C.CUSTOMER_ID, C.CHANNEL, C.LOCATION_ID, C.SKU, C.QTY,
-               C.UNIT_PRICE, C.LINE_TYPE]
-    ]  # fmt: skip
+    tx = transactions.loc[keep, LINE_COLUMNS]
     prod = products.set_index(C.SKU)
     out = pd.DataFrame(
         {

@@ -181,7 +181,7 @@ def run_monitor(config: Mapping) -> dict:
     paths = config["paths"]
     monitor_dir = Path(paths["monitor"])
     tables = paths["tables"]
-    tx = read_table(tables, "transactions")
+    tx = read_table(tables, "transactions", K.LINE_COLUMNS)
     products = read_table(tables, "products")
     lines = K.sales_lines(tx, products, _segments(config, paths))
     del tx

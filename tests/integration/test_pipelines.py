@@ -150,7 +150,9 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     )  # every unit sold lands in the panel
     assert (out / "forecasts" / "forecast_sku_D.parquet").exists()
     assert (out / "plans" / "suggestions.csv").exists() and (out / "plans" / "report.html").exists()
-    assert list(results)[-1] == "plan_inventory"  # make run ends with the reorder plan
+    # make run ends with the reorder plan, then the KPIs and alerts built on it
+    assert list(results)[-2:] == ["plan_inventory", "monitor"]
+    assert results["monitor"]["kpi_rows"] > 0 and (out / "monitor" / "kpis").is_dir()
     recs = pd.read_parquet(out / "recommendations" / "recommendations.parquet")
     assert recs.groupby(C.CUSTOMER_ID).size().max() == 20
     rfm = built["customers"].read("rfm")
