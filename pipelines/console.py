@@ -1,21 +1,46 @@
 """The web console: KPIs, alerts, planning, customers and models (src/console).
 
-RETAIL_BRAIN_CONSOLE_USERS_FILE=console_users.txt python -m pipelines.console   # :8050
-python -m pipelines.console console.port=8060
+python -m pipelines.console                                   # :8050
+RETAIL_BRAIN_CONSOLE_USERS_FILE=console_users.txt python -m pipelines.console console.port=8060
 Add a user: python -m src.console.auth add ann planner --file console_users.txt
+
+Without configured users, the first start creates an ``admin`` with a random password in
+``console.bootstrap_dir`` (``.console/``, mode 600, out of git) and logs where it is — never the
+password itself — the way ``make serve`` generates its API key.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.console.auth import NoUsers
+from src.console.auth import ENV_USERS, ENV_USERS_FILE, NoUsers, entry
 
 log = logging.getLogger(__name__)
+
+
+def bootstrap_users(folder: Path) -> None:
+    """Point the console at ``folder/users.txt``, creating an admin there on the first start."""
+    if os.environ.get(ENV_USERS) or os.environ.get(ENV_USERS_FILE):
+        return
+    users = folder / "users.txt"
+    if not users.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(12)
+        secret = folder / "admin_password"
+        secret.write_text(password + "\n")
+        secret.chmod(0o600)
+        users.write_text(entry("admin", "admin", password) + "\n")
+        users.chmod(0o600)
+        log.info("created the console user 'admin'; its password is in %s (add users with "
+                 "`python -m src.console.auth add NAME ROLE --file %s`)", secret, users)  # fmt: skip
+    os.environ[ENV_USERS_FILE] = str(users)
 
 
 def serve(config: dict) -> None:
@@ -47,7 +72,9 @@ def serve(config: dict) -> None:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="console")
 def main(cfg: DictConfig) -> None:
     try:
-        serve(OmegaConf.to_container(cfg, resolve=True))
+        config = OmegaConf.to_container(cfg, resolve=True)
+        bootstrap_users(Path(config["console"]["bootstrap_dir"]))
+        serve(config)
     except NoUsers as err:
         log.error("stopped: %s", err)
         sys.exit(2)

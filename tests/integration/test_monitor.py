@@ -125,3 +125,34 @@ def test_acknowledge_records_who_and_when(tmp_path):
     assert not store.acknowledge(stored["id"], "bob")  # already acknowledged
     row = store.alerts()[0]
     assert row["status"] == "acknowledged" and row["ack_by"] == "ann" and row["ack_at"]
+
+
+def test_archived_forecasts_are_scored_once_their_days_are_realised(stack):
+    from omegaconf import OmegaConf
+
+    from src.monitor.pipeline import forecast_scores
+
+    tmp, paths = stack
+    cfg = OmegaConf.to_container(compose("monitor", [*paths, *GRAN]), resolve=True)
+    tables = tmp / "tables"
+    monitor_dir = tables / "monitor"
+    fc = pd.read_parquet(tables / "forecasts" / "forecast_sku_D.parquet")
+    tx = pd.read_parquet(tables / "transactions.parquet")
+    last = tx["ts"].max().normalize()
+    # yesterday's forecast, as an earlier run would have archived it: its days are now history
+    old = fc.assign(ds=fc["ds"] - (fc["ds"].min() - (last - pd.Timedelta(days=6))))
+    archive = monitor_dir / "archive" / "forecasts"
+    archive.mkdir(parents=True, exist_ok=True)
+    old.to_parquet(archive / "forecast_sku_D_20000101.parquet")
+    actual = (
+        tx[tx["line_type"] == "sale"]
+        .assign(ds=tx["ts"].dt.normalize(), unique_id=tx["sku"].astype("string"))
+        .groupby(["unique_id", "ds"], as_index=False)["qty"]
+        .sum()
+        .rename(columns={"qty": "y"})
+    )
+    scored, band = forecast_scores(cfg, cfg["paths"], monitor_dir, actual)
+    assert scored["ds"].min() == last - pd.Timedelta(days=6) and scored["ds"].max() == last
+    assert "forecast_wape" in band and band["forecast_wape"][1] > 0
+    # today's forecast was archived too, for the runs to come
+    assert len(list(archive.glob("forecast_sku_D_*.parquet"))) == 2

@@ -34,3 +34,21 @@ def test_bad_user_files_are_refused_with_the_line():
         auth.parse([auth.entry("ann", "admin", "x" * 10), "bob:boss:hash"], "users.txt")
     with pytest.raises(ValueError, match="may not be empty or contain"):
         auth.entry("a:b", "viewer", "x" * 10)
+
+
+def test_first_start_creates_an_admin_once_and_logs_no_password(tmp_path, monkeypatch, caplog):
+    from pipelines.console import bootstrap_users
+
+    monkeypatch.delenv(auth.ENV_USERS, raising=False)
+    monkeypatch.delenv(auth.ENV_USERS_FILE, raising=False)
+    caplog.set_level("INFO")
+    bootstrap_users(tmp_path / ".console")
+    password = (tmp_path / ".console" / "admin_password").read_text().strip()
+    assert (tmp_path / ".console" / "users.txt").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / ".console" / "admin_password").stat().st_mode & 0o777 == 0o600
+    users = auth.load_users()
+    assert auth.authenticate(users, "admin", password).role == "admin"
+    assert password not in caplog.text
+    monkeypatch.delenv(auth.ENV_USERS_FILE)
+    bootstrap_users(tmp_path / ".console")  # the second start keeps the user and password
+    assert (tmp_path / ".console" / "admin_password").read_text().strip() == password

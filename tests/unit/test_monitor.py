@@ -155,3 +155,37 @@ def test_docs_table_is_generated_from_the_definitions():
     from tests.helpers import REPO
 
     assert K.definitions_markdown() in (REPO / "docs" / "KPIS.md").read_text()
+
+
+def test_forecast_and_hit_rate_kpis_on_realised_days():
+    scored = pd.DataFrame(
+        {
+            C.UNIQUE_ID: ["A", "B", "A", "B"],
+            C.DS: pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02"]),
+            C.Y: [10.0, 0.0, 4.0, 6.0],
+            "y_hat": [8.0, 1.0, 5.0, 5.0],
+            "q0.025": [5.0, 0.0, 0.0, 0.0],
+            "q0.975": [9.0, 2.0, 9.0, 9.0],
+        }
+    )
+    k = K.forecast_kpis(scored, PRODUCTS)
+    assert value(k, "forecast_wape", "2024-01-01") == pytest.approx(3 / 10)
+    assert value(k, "forecast_bias", "2024-01-01") == pytest.approx(-1 / 10)
+    assert value(k, "forecast_coverage95", "2024-01-01") == 0.5  # 10 is above A's band
+    assert value(k, "forecast_wape", "2024-01-02", "day", "category", "food") == pytest.approx(
+        1 / 6
+    )
+    recs = pd.DataFrame(
+        {C.CUSTOMER_ID: ["c1", "c1", "c2"], "rank": [1, 2, 1], C.SKU: ["A", "B", "A"]}
+    )
+    buys = pd.DataFrame(
+        {
+            C.CUSTOMER_ID: ["c1", "c2", "c3", "c2"],
+            C.SKU: ["B", "B", "A", "A"],
+            "day": pd.to_datetime(["2024-01-03", "2024-01-03", "2024-01-03", "2024-01-04"]),
+        }
+    )
+    h = K.hit_rate_kpis(recs, buys, k=2)
+    # day 3: c1 bought a recommended item, c2 did not (c3 had no recommendations); day 4: c2 did
+    assert value(h, "rec_hit_rate", "2024-01-03") == 0.5
+    assert value(h, "rec_hit_rate", "2024-01-04") == 1.0
