@@ -295,7 +295,8 @@ def alerts_layout(data: ConsoleData) -> html.Div:
                         "ack_by",
                         "ack_at",
                     ]
-                ],
+                ]
+                + [{"name": "open", "id": "open", "presentation": "markdown"}],
                 row_selectable="multi" if ack else False,
                 page_size=20,
                 sort_action="native",
@@ -679,8 +680,10 @@ def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
     def route(pathname, search):
         query = {k: v[0] for k, v in parse_qs((search or "").lstrip("?")).items()}
         path = pathname if pathname in dict(PAGES) else "/overview"
-        links = [html.A(label, href=p, className="active" if p == path else "", id=f"nav-{p[1:]}")
-                 for p, label in PAGES]  # fmt: skip
+        n_open = data.store.open_count()
+        label_of = {**dict(PAGES), "/alerts": f"Alerts ({n_open} open)" if n_open else "Alerts"}
+        links = [html.A(label_of[p], href=p, className="active" if p == path else "",
+                        id=f"nav-{p[1:]}") for p, _ in PAGES]  # fmt: skip
         u = _user()
         links.append(html.Span([f"{u.name} · {u.role} · ", html.A("sign out", href="/logout")],
                                className="who"))  # fmt: skip
@@ -758,7 +761,8 @@ def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
             items = a["items"]
             out.append({**a, "created_at": f"{a['created_at']:%Y-%m-%d %H:%M}",
                         "ack_at": f"{a['ack_at']:%Y-%m-%d %H:%M}" if a["ack_at"] else "",
-                        "items": "; ".join(json.loads(items)[:5]) if items else ""})  # fmt: skip
+                        "items": "; ".join(json.loads(items)[:5]) if items else "",
+                        "open": f"[open]({a['link']})"})  # fmt: skip
         return out, note, []
 
     @app.callback(Output("pl-table", "data"), Output("pl-count", "children"),

@@ -9,8 +9,8 @@ Rule kinds:
 * ``anomaly`` — values of the last ``recent_days`` outside the forecast band of one of the
   project's forecasters (:mod:`src.monitor.anomaly`);
 * ``model_health`` — a model KPI outside its backtest band for ``days`` days in a row
-  (champion WAPE above its band; recommendation hit rate more than ``drop_pct`` below its
-  validation figure).
+  (champion WAPE above its band; recommendation hit rate more than ``drop_pct`` below its own
+  recent median).
 
 Every alert carries its slice, the evidence (value, expected, band), a suggested action, a link
 into the console and, where one applies, the items to act on (the SKUs below their reorder
@@ -182,24 +182,33 @@ def anomaly_alerts(
 
 
 def health_alerts(kpis: pd.DataFrame, rule: Mapping, bands: Mapping[str, tuple]) -> list[dict]:
+    """``days`` in a row outside the band: the model's backtest band (``bands``), or, with
+    ``drop_pct``, below (1 - drop_pct) x the KPI's own median over the ``reference_days``
+    before them (a hit rate that fell)."""
     kpi = rule["kpi"]
-    if kpi not in bands:
-        return []
-    lo, hi = bands[kpi]
     sel = _slices(kpis, {**rule, "dimension": "total"}, "day").sort_values(PERIOD)
     days = int(rule.get("days", 3))
     if len(sel) < days:
         return []
-    tail = sel.tail(days)
-    outside = ((lo is not None) & (tail[VALUE] < (lo if lo is not None else -np.inf))) | (
-        tail[VALUE] > (hi if hi is not None else np.inf)
+    tail, before = sel.tail(days), sel.iloc[:-days].tail(int(rule.get("reference_days", 28)))
+    if rule.get("drop_pct") is not None:
+        if len(before) < days:
+            return []
+        ref = float(before[VALUE].median())
+        lo, hi, what = ref * (1 - float(rule["drop_pct"])), None, "its recent level"
+    elif kpi in bands:
+        (lo, hi), ref, what = bands[kpi], None, "its backtest band"
+    else:
+        return []
+    outside = (tail[VALUE] < (-np.inf if lo is None else lo)) | (
+        tail[VALUE] > (np.inf if hi is None else hi)
     )
     if not outside.all():
         return []
     row = tail.iloc[-1].to_dict()
-    msg = (f"{KPIS[kpi].label} outside its backtest band {_fmt(lo, kpi)}-{_fmt(hi, kpi)} for "
+    msg = (f"{KPIS[kpi].label} outside {what} {_fmt(lo, kpi)}-{_fmt(hi, kpi)} for "
            f"{days} days (latest {_fmt(row[VALUE], kpi)})")  # fmt: skip
-    return [_alert(rule, "model_health", kpi, row, msg, expected=None, lo=lo, hi=hi)]
+    return [_alert(rule, "model_health", kpi, row, msg, expected=ref, lo=lo, hi=hi)]
 
 
 # --- actions ------------------------------------------------------------------------------------

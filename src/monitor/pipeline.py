@@ -144,9 +144,9 @@ def forecast_scores(
     return pd.DataFrame(), band
 
 
-def hit_rate(
-    config, paths, monitor_dir: Path, lines: pd.DataFrame, k: int
-) -> tuple[pd.DataFrame, dict]:
+def hit_rate(paths, monitor_dir: Path, lines: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Daily hit rate of each archived recommendation set on the purchases after it was made
+    (the newest set scores a day several could)."""
     current = Path(paths["recommendations"]) / "recommendations.parquet"
     archive = monitor_dir / "archive" / "recommendations"
     as_of = lines["day"].max()
@@ -160,13 +160,10 @@ def hit_rate(
             continue
         recs = pd.read_parquet(f)
         parts.append(K.hit_rate_kpis(recs, later, k))
-    band = {}
-    _, run = _champion_run(config, config["monitor"]["recsys_registered_model"])
-    if run is not None:
-        ref = run.data.metrics.get(f"val/all/recall_at_{k}")
-        if ref is not None:
-            band["rec_hit_rate"] = (float(ref), None)
-    return (pd.concat(parts, ignore_index=True) if parts else K.empty()), band
+    if not parts:
+        return K.empty()
+    out = pd.concat(parts, ignore_index=True)
+    return out.drop_duplicates([K.KPI_COL, K.GRAIN, K.DIMENSION, K.MEMBER, K.PERIOD], keep="last")
 
 
 def make_factory(model_cfg: Mapping):
@@ -206,9 +203,7 @@ def run_monitor(config: Mapping) -> dict:
     actual = actual.rename(columns={"day": C.DS, C.QTY: C.Y})[[C.UNIQUE_ID, C.DS, C.Y]]
     scored, bands = forecast_scores(config, paths, monitor_dir, actual)
     parts.append(K.forecast_kpis(scored, products))
-    hits, rec_band = hit_rate(config, paths, monitor_dir, lines, int(cfg["hit_rate_k"]))
-    parts.append(hits)
-    bands.update(rec_band)
+    parts.append(hit_rate(paths, monitor_dir, lines, int(cfg["hit_rate_k"])))
     kpis = K._concat(parts)
     write_kpis(kpis, monitor_dir)
     (monitor_dir / "bands.json").write_text(json.dumps(bands, indent=1))

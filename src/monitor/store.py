@@ -105,6 +105,11 @@ class AlertStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q.limit(limit))]
 
+    def open_count(self) -> int:
+        with self.engine.connect() as conn:
+            q = sa.select(sa.func.count()).select_from(ALERTS).where(ALERTS.c.status == "open")
+            return int(conn.execute(q).scalar_one())
+
     def acknowledge(self, alert_id: int, user: str, at: datetime | None = None) -> bool:
         with self.engine.begin() as conn:
             res = conn.execute(

@@ -189,3 +189,12 @@ def test_forecast_and_hit_rate_kpis_on_realised_days():
     # day 3: c1 bought a recommended item, c2 did not (c3 had no recommendations); day 4: c2 did
     assert value(h, "rec_hit_rate", "2024-01-03") == 0.5
     assert value(h, "rec_hit_rate", "2024-01-04") == 1.0
+
+
+def test_hit_rate_drop_is_judged_against_its_own_recent_level():
+    k = kpi_series([0.30] * 20 + [0.15, 0.14, 0.16], "rec_hit_rate")
+    rule = {"name": "r", "kind": "model_health", "kpi": "rec_hit_rate", "days": 3,
+            "drop_pct": 0.3}  # fmt: skip
+    (a,) = AL.evaluate(k, [rule], None)
+    assert a["expected"] == pytest.approx(0.30) and a["lo"] == pytest.approx(0.21)
+    assert AL.evaluate(kpi_series([0.30] * 20 + [0.25] * 3, "rec_hit_rate"), [rule], None) == []
