@@ -26,7 +26,6 @@ import json
 import os
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -225,23 +224,15 @@ def console_bench(reps: int, screenshots: Path | None) -> dict:
     from playwright.sync_api import sync_playwright
 
     from src.console.auth import entry
+    from src.serve.process import free_port, wait_ready
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "RETAIL_BRAIN_CONSOLE_USERS": entry("bench", "admin", "bench-pass-123")}
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.console", f"console.port={port}"],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    import requests
-
-    for _ in range(240):
-        try:
-            if requests.get(url + "/healthz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.5)
+    wait_ready(url, proc, timeout=240, path="/healthz")
     times: dict[str, list[float]] = {p: [] for p in PAGES}
     try:
         with sync_playwright() as p:

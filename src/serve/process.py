@@ -62,16 +62,21 @@ def own_metrics_home(env: dict, target: str, port: int) -> dict:
 
 
 def wait_ready(
-    url: str, proc: subprocess.Popen, timeout: float = 180, log: Path | None = None
+    url: str,
+    proc: subprocess.Popen,
+    timeout: float = 180,
+    log: Path | None = None,
+    path: str = "/readyz",
 ) -> None:
-    """Poll ``/readyz`` until it answers 200; fail early if the server exits."""
+    """Poll ``path`` (``/readyz``; the console's is ``/healthz``) until it answers 200; fail
+    early if the server exits."""
     t0 = time.time()
     tail = lambda: f"\n{Path(log).read_text()[-3000:]}" if log else ""  # noqa: E731
     while time.time() - t0 < timeout:
         if proc.poll() is not None:
             raise RuntimeError(f"server for {url} exited with {proc.returncode}{tail()}")
         try:
-            with urllib.request.urlopen(url + "/readyz", timeout=2) as r:
+            with urllib.request.urlopen(url + path, timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:

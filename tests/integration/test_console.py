@@ -7,10 +7,8 @@ import csv
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +17,7 @@ import requests
 from pipelines import monitor
 from src.console.auth import entry
 from src.monitor.store import AlertStore
+from src.serve.process import free_port, wait_ready
 from tests.helpers import REPO, compose, train_tiny_stack
 
 pytestmark = pytest.mark.integration
@@ -29,12 +28,6 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 GRAN = ["granularity.horizon=14", "granularity.backtest_windows=1", "granularity.top_n=25"]
 USERS = {"pat": ("planner", "pat-password-1"), "vic": ("viewer", "vic-password-1")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +52,11 @@ def console(tmp_path_factory):
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if requests.get(url + "/healthz", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.5)
-    else:
+    try:
+        wait_ready(url, proc, timeout=120, log=tmp / "console.log", path="/healthz")
+    except (RuntimeError, TimeoutError) as err:
         proc.kill()
-        pytest.fail((tmp / "console.log").read_text()[-3000:])
+        pytest.fail(str(err))
     yield {"url": url, "store": AlertStore(cfg.monitor.store_url), "log": tmp / "console.log"}
     proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
     proc.wait(timeout=30)
