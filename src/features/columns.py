@@ -82,6 +82,18 @@ ON_HAND = "on_hand"
 ON_ORDER = "on_order"
 INVENTORY = [LOCATION_ID, SKU, AS_OF, ON_HAND, ON_ORDER]
 
+# --- events (engagement: views, carts, wishlists, coupons, campaign exposures) ---------------------
+EVENT = "event"
+EVENTS = [CUSTOMER_ID, TS, EVENT, SKU, CHANNEL, SOURCE]  # customer_id is the One-ID
+EVENTS_KEY = [CUSTOMER_ID, TS, EVENT]
+# the canonical event names (an export's own labels map onto them by config: data.events.labels)
+EVENT_VIEW = "view"
+EVENT_CART = "add_to_cart"
+EVENT_WISHLIST = "wishlist"
+EVENT_COUPON = "coupon_redeemed"
+EVENT_EXPOSURE = "campaign_exposure"
+EVENT_TYPES = (EVENT_VIEW, EVENT_CART, EVENT_WISHLIST, EVENT_COUPON, EVENT_EXPOSURE)
+
 # --- derived: demand panel (Nixtla long format) -------------------------------------------------
 UNIQUE_ID = "unique_id"
 DS = "ds"
@@ -131,4 +143,7 @@ TABLES = {
     "products": PRODUCTS,
     "locations": LOCATIONS,
     "inventory": INVENTORY,
+    "events": EVENTS,
 }
+# tables a brand may not have: read as empty when a folder written before them lacks them
+OPTIONAL_TABLES = ("events",)

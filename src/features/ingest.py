@@ -18,6 +18,7 @@ import pandas as pd
 
 from src.features import columns as C
 from src.features.csv_export import to_csv
+from src.features.events import EventSpec, canonical_events
 from src.features.tables import (
     CanonicalTables,
     assemble,
@@ -147,6 +148,7 @@ def ingest(
     options: IngestOptions | None = None,
     *,
     inventory: InventorySpec | None = None,
+    events: Sequence[EventSpec] = (),
     raw_frames: Mapping[str, pd.DataFrame] | None = None,
     **assemble_options,
 ) -> IngestResult:
@@ -176,8 +178,19 @@ def ingest(
             "  %s: %d rows in, %d kept", spec.path, rejects.counts_in[str(spec.path)], len(lines)
         )
         parts.append(lines)
+    event_parts = []
+    for spec in events:
+        log.info("reading events %s (%s)", spec.path, spec.name)
+        raw = raw_frames.get(str(spec.path)) if raw_frames else None
+        kept = canonical_events(
+            spec, rejects, max_ts, raw=raw, min_ts=options.min_ts,
+            max_id_length=options.max_id_length,
+        )  # fmt: skip
+        log.info("  %s: %d events in, %d kept", spec.path, rejects.counts_in[str(spec.path)],
+                 len(kept))  # fmt: skip
+        event_parts.append(kept)
     frame = rejects.to_frame()
-    for spec in sources:
+    for spec in [*sources, *events]:
         raise_if_too_many(
             frame, str(spec.path), rejects.counts_in[str(spec.path)], options.max_reject_fraction
         )
@@ -197,13 +210,17 @@ def ingest(
         "min_skus_per_category": options.min_skus_per_category,
         **assemble_options,
     }
-    tables = assemble(lines, member_id_sources=member_sources, **assemble_options)
+    event_lines = pd.concat(event_parts, ignore_index=True) if event_parts else None
+    tables = assemble(
+        lines, member_id_sources=member_sources, events=event_lines, **assemble_options
+    )
     if inventory is not None:
         raw_inv = raw_frames.get(str(inventory.path)) if raw_frames else None
         inv = canonical_inventory(inventory, tables.products, tables.locations, rejects, raw_inv)
         tables.inventory = conform("inventory", inv)
         frame = rejects.to_frame()
     paths = [s.path for s in sources] + ([inventory.path] if inventory is not None else [])
+    paths += [e.path for e in events]
     files = [p for p in paths if p.is_file()]
     report = build_report(tables, frame, rejects.counts_in, fingerprint(files) if files else None)
     return IngestResult(tables=tables, rejects=frame, report=report, options=options)

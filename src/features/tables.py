@@ -86,6 +86,14 @@ DTYPES = {
         C.ON_HAND: "float64",
         C.ON_ORDER: "float64",
     },
+    "events": {
+        C.CUSTOMER_ID: "string",
+        C.TS: "datetime64[ns]",
+        C.EVENT: "string",
+        C.SKU: "string",
+        C.CHANNEL: "string",
+        C.SOURCE: "string",
+    },
 }
 
 
@@ -106,8 +114,13 @@ class CanonicalTables:
     products: pd.DataFrame
     locations: pd.DataFrame
     inventory: pd.DataFrame
+    events: pd.DataFrame | None = None  # engagement events (One-ID applied); empty when none
     identity_report: IdentityReport | None = None
     notes: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.events is None:
+            self.events = empty("events")
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in C.TABLES}
@@ -176,13 +189,18 @@ def assemble(
     lead_time_days: float = 7.0,
     inventory: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
 ) -> CanonicalTables:
     """Canonical tables from the kept lines of all sources (see ``canonical_lines``).
 
     ``member_id_sources``: sources whose own customer key *is* the brand-wide member id.
     """
     lines = lines.reset_index(drop=True)
-    records = identity_records(lines, identity_salt, default_country_code)
+    id_cols = [C.SOURCE, C.CUSTOMER_ID, C.MEMBER_ID, C.EMAIL, C.PHONE]
+    people = lines[[c for c in id_cols if c in lines]]
+    if events is not None and len(events):  # browsers who never bought get a One-ID too
+        people = pd.concat([people, events[[c for c in id_cols if c in events]]], ignore_index=True)
+    records = identity_records(people, identity_salt, default_country_code)
     own_key = records[C.SOURCE].isin(member_id_sources)
     records.loc[own_key, C.MEMBER_ID] = records.loc[own_key, C.MEMBER_ID].fillna(
         records.loc[own_key, C.SOURCE_ID]
@@ -210,6 +228,13 @@ def assemble(
         locations = build_locations(tx, regions, location_types or {}, lead_time_days)
 
     customers = build_customers(tx, lines, identity_map)
+    ev = empty("events")
+    if events is not None and len(events):
+        key = pd.MultiIndex.from_frame(events[[C.SOURCE, C.CUSTOMER_ID]].astype(object))
+        ev = events.assign(**{C.CUSTOMER_ID: one_id.reindex(key).to_numpy()})
+        ev = conform("events", ev).sort_values(
+            ROW_ORDER["events"], kind="stable", ignore_index=True
+        )
     return CanonicalTables(
         transactions=tx,
         customers=conform("customers", customers),
@@ -217,6 +242,7 @@ def assemble(
         products=conform("products", products),
         locations=conform("locations", locations),
         inventory=conform("inventory", inventory) if inventory is not None else empty("inventory"),
+        events=ev,
         identity_report=report,
     )
 
@@ -254,7 +280,10 @@ def build_customers(
 
 PARTITIONING = "_partitioning.json"
 PARTITION_KEYS = {"transactions": C.SKU}  # tables written partitioned when large, and by what
-ROW_ORDER = {"transactions": [C.TS, C.ORDER_ID, C.LINE]}  # as ``assemble`` writes them
+ROW_ORDER = {  # as ``assemble`` writes them
+    "transactions": [C.TS, C.ORDER_ID, C.LINE],
+    "events": [C.TS, C.CUSTOMER_ID, C.EVENT],
+}
 
 
 def bucket(values: pd.Series, n: int) -> np.ndarray:
@@ -481,14 +510,15 @@ def write_frames(
 
 def read_tables(source: str | Path) -> CanonicalTables:
     source = Path(source)
-    check_complete(source, C.TABLES)
-    missing = [n for n in C.TABLES if table_files(source, n) is None]
+    present = [n for n in C.TABLES if n not in C.OPTIONAL_TABLES or table_files(source, n)]
+    check_complete(source, present)
+    missing = [n for n in C.TABLES if table_files(source, n) is None and n not in C.OPTIONAL_TABLES]
     if missing:
         raise FileNotFoundError(
             f"{source}: canonical tables {missing} not found; run `python -m pipelines.ingest` first"
         )
     # checked once above: read each table's files without re-reading _tables.json and footers
-    frames = {n: read_table(source, n, files=table_files(source, n)) for n in C.TABLES}
+    frames = {n: read_table(source, n, files=table_files(source, n)) for n in present}
     return CanonicalTables(**frames)
 
 

@@ -18,9 +18,10 @@ name, category  from the file if mapped, else null / derived from the name
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from src.features.events import event_specs
 from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
 from src.features.transactions import SourceSpec
 
@@ -73,12 +74,19 @@ def load(
     columns: Mapping[str, str | None],
     *,
     inventory: Mapping | None = None,
+    events: Sequence[Mapping] | Mapping | None = None,
     options: IngestOptions | None = None,
     non_merchandise: Mapping[str, str] | None = None,
     **source_options,
 ) -> IngestResult:
-    """Ingest one export (see ``conf/data/generic.yaml``); ``source_options`` go to :func:`source`."""
+    """Ingest one export (see ``conf/data/generic.yaml``); ``source_options`` go to :func:`source`.
+
+    ``events``: engagement-event files (``conf/data/generic.yaml``: ``events``), each with its
+    own column mapping and event labels; their customer ids are resolved with the export's."""
     spec = source(path, columns, **source_options)
     inv = dict(inventory or {})
     inv_spec = inventory_spec(inv.get("path"), inv.get("columns") or {}, inv.get("as_of"))
-    return ingest([spec], options, inventory=inv_spec, non_merchandise=dict(non_merchandise or {}))
+    return ingest(
+        [spec], options, inventory=inv_spec, events=event_specs(events),
+        non_merchandise=dict(non_merchandise or {}),
+    )  # fmt: skip

@@ -18,13 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.features.events import EventSpec
 from src.features.identity import merge_precision_recall
 from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
 from src.features.transactions import SourceSpec
@@ -45,6 +46,7 @@ class SyntheticData:
     inventory: pd.DataFrame
     truth: pd.DataFrame  # source, source_id, person_id
     params: dict
+    events: dict[str, pd.DataFrame] = field(default_factory=dict)  # channel -> its event export
 
 
 def _noisy_email(rng: np.random.Generator, email: np.ndarray) -> np.ndarray:
@@ -78,6 +80,7 @@ def generate(
     days: int = 365,
     orders_per_day: float = 40.0,
     anomalies: Sequence[Mapping] = (),
+    events: bool = True,
 ) -> SyntheticData:
     """``anomalies``: planted incidents, each ``{day, days, channel, factor}`` — the order rate of
     ``channel`` (every channel when null) times ``factor`` for ``days`` days from ``day`` (an
@@ -245,9 +248,61 @@ def generate(
     )
     inventory[C.AS_OF] = dates[-1]
     inventory = inventory[C.INVENTORY]
+    exports = _events(seed, sales, ids, uses, sku, dates, identity) if events else {}
     return SyntheticData(
-        raw=raw, locations=locations, inventory=inventory, truth=truth, params=params
-    )
+        raw=raw, locations=locations, inventory=inventory, truth=truth, params=params,
+        events=exports,
+    )  # fmt: skip
+
+
+EVENT_CHANNELS = ("web", "app")  # where browsing is recorded
+
+
+def _events(seed, sales, ids, uses, sku, dates, identity) -> dict[str, pd.DataFrame]:
+    """Engagement events consistent with the purchases (a separate random stream, so the
+    transactions are the same with or without them): every online purchase line is preceded by
+    a view and an add-to-cart of its SKU; each channel user also browses without buying (views,
+    some wishlists), so some people are only ever seen browsing; a weekly newsletter exposes a
+    share of the web users (campaign_exposure). Signed-in browsing carries the account's
+    identity attributes (as the channel's sales export does), so One-ID can link it."""
+    rng = np.random.default_rng(seed + 10_007)
+    out = {}
+    n_days = len(dates)
+    for ch in EVENT_CHANNELS:
+        bought = sales[sales[C.CHANNEL] == ch]
+        lead = pd.to_timedelta(rng.integers(2, 180, len(bought)), unit="m")
+        view = pd.DataFrame({"person": bought["person"].to_numpy(), C.SKU: bought[C.SKU].to_numpy(),
+                             C.TS: (bought[C.TS] - lead).to_numpy(), C.EVENT: C.EVENT_VIEW})  # fmt: skip
+        cart = view.assign(**{C.TS: (bought[C.TS] - lead / 4).to_numpy(), C.EVENT: C.EVENT_CART})
+        users = np.flatnonzero(uses[ch])
+        n_browse = rng.poisson(n_days / 20, len(users))
+        who = np.repeat(users, n_browse)
+        day = rng.integers(0, n_days, len(who))
+        browse = pd.DataFrame({
+            "person": who, C.SKU: sku[rng.integers(0, len(sku), len(who))],
+            C.TS: dates[day] + pd.to_timedelta(rng.integers(7 * 3600, 23 * 3600, len(who)), unit="s"),
+            C.EVENT: np.where(rng.random(len(who)) < 0.1, C.EVENT_WISHLIST, C.EVENT_VIEW),
+        })  # fmt: skip
+        parts = [view, cart, browse]
+        if ch == "web":
+            mondays = np.flatnonzero(dates.dayofweek == 0)
+            for d in mondays:
+                got = users[rng.random(len(users)) < 0.3]
+                parts.append(pd.DataFrame({"person": got, C.SKU: None,
+                                           C.TS: dates[d] + pd.Timedelta(hours=8),
+                                           C.EVENT: C.EVENT_EXPOSURE}))  # fmt: skip
+        ev = pd.concat(parts, ignore_index=True)
+        ev = ev[ev[C.TS] >= dates[0]]
+        ev[C.CUSTOMER_ID] = ids[ch][ev["person"].to_numpy()]
+        ev = ev.dropna(subset=[C.CUSTOMER_ID]).drop_duplicates(
+            [C.CUSTOMER_ID, C.TS, C.EVENT, C.SKU]
+        )
+        ev[C.CHANNEL] = ch
+        ev = ev.merge(identity[ch], on=C.CUSTOMER_ID, how="left")
+        keep = [C.CUSTOMER_ID, C.TS, C.EVENT, C.SKU, C.CHANNEL]
+        keep += [c for c in (C.MEMBER_ID, C.EMAIL, C.PHONE) if c in ev]
+        out[ch] = ev.sort_values(C.TS, kind="stable")[keep].reset_index(drop=True)
+    return out
 
 
 def source_specs(data: SyntheticData) -> list[SourceSpec]:
@@ -276,10 +331,17 @@ def load(options: IngestOptions | None = None, **params) -> IngestResult:
     inventory = InventorySpec(
         path=Path("synthetic") / "inventory.csv", columns={c: c for c in C.INVENTORY}
     )
+    event_specs = [
+        EventSpec(name=ch, path=Path("synthetic") / f"{ch}_events.csv", channel=ch,
+                  columns={c: c for c in data.events[ch].columns})
+        for ch in data.events
+    ]  # fmt: skip
     frames = {str(s.path): data.raw[s.name] for s in specs} | {str(inventory.path): data.inventory}
+    frames |= {str(e.path): data.events[e.name] for e in event_specs}
     result = ingest(
-        specs, options, inventory=inventory, raw_frames=frames, locations=data.locations
-    )
+        specs, options, inventory=inventory, events=event_specs, raw_frames=frames,
+        locations=data.locations,
+    )  # fmt: skip
     result.report["data_fingerprint"] = hashlib.sha256(
         json.dumps(data.params, sort_keys=True).encode()
     ).hexdigest()
