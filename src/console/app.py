@@ -31,6 +31,7 @@ from markupsafe import escape
 from src.console.auth import authenticate, load_users
 from src.console.data import KEY_METRICS, ConsoleData
 from src.features import columns as C
+from src.features.aipl import AIPL_STAGES, NEW, transition_matrix
 from src.features.csv_export import to_csv
 from src.monitor import kpis as K
 
@@ -473,13 +474,57 @@ def fan_chart(data: ConsoleData, sku: str | None) -> go.Figure:
     return fig
 
 
+AIPL_COLORS = {"inactive": "#b0b7c3", "awareness": "#9ecae1", "interest": "#4f8cff",
+               "purchase": "#f28e2b", "loyalty": "#2ca02c", "new": "#6b6b6b"}  # fmt: skip
+
+
+def aipl_figures(aipl: Mapping | None) -> list:
+    """Customers per AIPL stage by month and a Sankey of the latest month's flows."""
+    if not aipl or aipl["stages"].empty:
+        return [html.Div("No AIPL stages yet (run `make run`).", className="muted")]
+    stages, flows = aipl["stages"], aipl["flows"]
+    counts = stages.groupby(["period", "stage"], observed=True).size().unstack(fill_value=0)
+    bars = go.Figure([go.Bar(x=counts.index, y=counts[st], name=st, marker_color=AIPL_COLORS[st])
+                      for st in AIPL_STAGES if st in counts])  # fmt: skip
+    bars.update_layout(barmode="stack", height=320, margin={"t": 40},
+                       title="Customers per AIPL stage (awareness → interest → purchase → loyalty)")  # fmt: skip
+    last = flows["period"].max()
+    f = flows[flows["period"] == last]
+    prev = pd.Timestamp(last) - pd.DateOffset(months=1)
+    left = [f"{x} ({prev:%b %Y})" if x != "new" else "new" for x in [NEW, *AIPL_STAGES]]
+    right = [f"{x} ({pd.Timestamp(last):%b %Y})" for x in AIPL_STAGES]
+    index = {**{s: i for i, s in enumerate([NEW, *AIPL_STAGES])},
+             **{f"to:{s}": len(left) + i for i, s in enumerate(AIPL_STAGES)}}  # fmt: skip
+    sankey = go.Figure(go.Sankey(
+        node={"label": left + right, "pad": 12,
+              "color": [AIPL_COLORS[s] for s in [NEW, *AIPL_STAGES]]
+              + [AIPL_COLORS[s] for s in AIPL_STAGES]},
+        link={"source": [index[str(a)] for a in f["from_stage"]],
+              "target": [index[f"to:{b}"] for b in f["to_stage"]],
+              "value": f["customers"].tolist()},
+    ))  # fmt: skip
+    sankey.update_layout(height=360, margin={"t": 40},
+                         title=f"Flows between stages into {pd.Timestamp(last):%B %Y}")  # fmt: skip
+    m = (transition_matrix(flows) * 100).round(1).reset_index()
+    return [
+        dcc.Graph(figure=bars, id="cu-aipl"),
+        dcc.Graph(figure=sankey, id="cu-sankey"),
+        html.H4("Transition matrix, all months (% of the row's customers)"),
+        dash_table.DataTable(
+            id="cu-transitions",
+            data=m.to_dict("records"),
+            columns=[{"name": c, "id": c} for c in m.columns],
+        ),  # fmt: skip
+    ]
+
+
 def customers_layout(data: ConsoleData) -> html.Div:
     rfm = data.customers()
     if rfm is None:
         return html.Div("No customer features yet: run `make run`.", className="card")
     sizes = rfm[C.LIFECYCLE].value_counts()
     bar = go.Figure(go.Bar(x=sizes.index.astype(str), y=sizes.values))
-    bar.update_layout(height=300, title="Customers by lifecycle stage", margin={"t": 40})
+    bar.update_layout(height=300, title="Customers by RFM recency stage", margin={"t": 40})
     flows = data.frame("active_customers", "week", "segment")
     area = go.Figure()
     for member, g in flows.groupby(K.MEMBER):
@@ -498,6 +543,7 @@ def customers_layout(data: ConsoleData) -> html.Div:
     stages = sorted(rfm[C.LIFECYCLE].astype(str).unique())
     return html.Div(
         [
+            html.Div(aipl_figures(data.aipl()), className="card"),
             html.Div([dcc.Graph(figure=bar, id="cu-sizes")], className="card"),
             html.Div(
                 [dcc.Graph(figure=area, id="cu-flows"), dcc.Graph(figure=flow)], className="card"

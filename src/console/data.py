@@ -68,6 +68,7 @@ class ConsoleData:
         self._forecast = _Cached(fc, lambda: self._load_forecast(fc))
         self._history = _Cached(self.tables / "transactions.parquet", self._load_history)
         self._customers = _Cached(Path(paths["features"]) / "customers", self._load_customers)
+        self._aipl = _Cached(Path(paths["features"]) / "customers", self._load_aipl)
         recs = Path(paths["recommendations"]) / "recommendations.parquet"
         self._recs = _Cached(recs, lambda: pd.read_parquet(recs))
         self._products = _Cached(
@@ -77,7 +78,8 @@ class ConsoleData:
     def warm(self) -> None:
         """Load every source now (at start-up) so the first page view is not the slow one."""
         for source in (self._kpis, self._suggestions, self._transfers, self._forecast,
-                       self._history, self._customers, self._recs, self._products):  # fmt: skip
+                       self._history, self._customers, self._aipl, self._recs,
+                       self._products):  # fmt: skip
             try:
                 source.get()
             except Exception as err:  # a missing or broken source shows as such on its page
@@ -154,6 +156,19 @@ class ConsoleData:
         rfm[C.CUSTOMER_ID] = rfm[C.CUSTOMER_ID].astype(str)
         return rfm
 
+    def _load_aipl(self):
+        try:
+            store = open_store(
+                self.config["features"], self.paths["features"], self.paths["tables"]
+            )
+            fs = store.get(customer_set(self.config["features"]))
+            if "aipl" not in fs.tables:
+                return None
+            return {"stages": fs.read("aipl"), "flows": fs.read("aipl_flows")}
+        except (FeatureSetMissing, FileNotFoundError, KeyError) as err:
+            log.warning("no AIPL stages: %s", err)
+            return None
+
     # --- accessors ----------------------------------------------------------------------------
     def kpis(self):
         return self._kpis.get()
@@ -193,6 +208,9 @@ class ConsoleData:
 
     def customers(self):
         return self._customers.get()
+
+    def aipl(self):
+        return self._aipl.get()
 
     def recommendations(self):
         return self._recs.get()

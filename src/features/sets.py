@@ -23,6 +23,7 @@ from typing import ClassVar
 import pandas as pd
 
 from src.features import columns as C
+from src.features.aipl import AiplWindows, aipl_flows, aipl_stages
 from src.features.interactions import ORDER, interactions
 from src.features.lifecycle import rfm
 from src.features.panel import LEVELS, PanelSpec, demand_panel, panel_bounds
@@ -134,17 +135,26 @@ class InteractionSet(FeatureSpec):
 
 @dataclass(frozen=True)
 class CustomerSet(FeatureSpec):
-    """Customer profiles (segment = country) and RFM scores with lifecycle stages."""
+    """Customer profiles (segment = country), RFM scores with lifecycle stages, and AIPL stages
+    per customer and period with the flows between them (src/features/aipl.py)."""
 
     n_bins: int = 5
     new_days: int = 30
     active_days: int = 90
     at_risk_days: int = 180
+    aipl_period: str = "MS"
+    awareness_days: int = 90
+    interest_days: int = 30
+    purchase_days: int = 180
+    loyalty_days: int = 365
+    loyalty_orders: int = 2
     kind: ClassVar[str] = "customers"
-    sources: ClassVar[tuple[str, ...]] = ("transactions", "products", "customers")
+    sources: ClassVar[tuple[str, ...]] = ("transactions", "products", "customers", "events")
     layouts: ClassVar[Mapping[str, TableLayout]] = {
         "profile": TableLayout(C.CUSTOMER_ID, (C.CUSTOMER_ID,)),
         "rfm": TableLayout(C.CUSTOMER_ID, (C.CUSTOMER_ID,)),
+        "aipl": TableLayout(C.CUSTOMER_ID, (C.CUSTOMER_ID, "period")),
+        "aipl_flows": TableLayout(None, ("period", "from_stage", "to_stage")),
     }
 
     def thresholds(self) -> dict[str, int]:
@@ -154,12 +164,25 @@ class CustomerSet(FeatureSpec):
             "at_risk_days": self.at_risk_days,
         }
 
+    def windows(self) -> AiplWindows:
+        return AiplWindows(
+            period=self.aipl_period,
+            awareness_days=self.awareness_days,
+            interest_days=self.interest_days,
+            purchase_days=self.purchase_days,
+            loyalty_days=self.loyalty_days,
+            loyalty_orders=self.loyalty_orders,
+        )
+
     def build(self, tables) -> dict[str, pd.DataFrame]:
+        stages = aipl_stages(tables.transactions, tables.events, self.windows())
         return {
             "profile": tables.customers,
             "rfm": rfm(
                 tables.transactions, tables.products, n_bins=self.n_bins, **self.thresholds()
             ),
+            "aipl": stages,
+            "aipl_flows": aipl_flows(stages),
         }
 
 
@@ -215,7 +238,7 @@ def interaction_set(features: Mapping) -> InteractionSet:
 
 
 def customer_set(features: Mapping) -> CustomerSet:
-    return CustomerSet(**dict(features["rfm"]))
+    return CustomerSet(**dict(features["rfm"]), **dict(features.get("aipl") or {}))
 
 
 def from_config(features: Mapping) -> list[FeatureSpec]:

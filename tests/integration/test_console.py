@@ -124,6 +124,8 @@ def test_planner_opens_every_page_filters_exports_and_acknowledges(console, brow
     # customers and models render
     page.click("#nav-customers")
     page.wait_for_selector("#cu-sizes .main-svg")
+    page.wait_for_selector("#cu-sankey .main-svg")  # AIPL flows (the synthetic brand has events)
+    assert "awareness" in page.inner_text("#cu-transitions")
     page.click("#nav-models")
     page.wait_for_selector("#mo-table td")
     assert "forecast_sku_D" in page.inner_text("#mo-table")
