@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -100,6 +100,9 @@ promote: $(STAMP) ## re-apply the promotion rule, ARGS="task=forecast|recsys [ru
 tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=recsys model=als"
 	$(PY) -m pipelines.tune $(ARGS)
 
+clv: $(STAMP) ## customer lifetime value: BG/NBD + Gamma-Gamma holdout evaluation (MLflow) and per-customer values
+	$(PY) -m pipelines.clv $(ARGS)
+
 monitor: $(STAMP) ## KPI table + alerts (webhook/e-mail by conf/monitor) from the latest data, plan and models
 	$(PY) -m pipelines.monitor $(ARGS)
 
@@ -135,6 +138,9 @@ bench-pools: $(STAMP) ## LightGBM pooled as one model / per partition / per cate
 
 bench-monitor: $(STAMP) $(CHROMIUM) ## KPI speed/memory, anomaly recall vs a naive peer, console p95 in chromium (after make run)
 	$(PY) -m benchmarks.bench_monitor $(ARGS)
+
+bench-clv: $(STAMP) ## CLV on Online Retail vs the naive past-rate peer (after make run)
+	$(PY) -m benchmarks.bench_clv $(ARGS)
 
 bench-review: $(STAMP) ## bootstrap calibration (false positives, power) and compare timings
 	$(PY) -m benchmarks.bench_review $(ARGS)

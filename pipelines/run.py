@@ -1,6 +1,6 @@
 """The main job (`make run`): every step in order on the configured data.
 
-ingest -> features -> forecasts -> recommendations -> reorder plan -> KPIs and alerts (the last
+ingest -> features -> forecasts -> recommendations -> CLV -> reorder plan -> KPIs and alerts (the last
 step; `make serve` packages the champions it promoted, `make console` shows the results). `steps=[ingest,build_features]` runs a part, in the same
 order (the data benchmark times exactly that).
 """
@@ -16,6 +16,7 @@ from omegaconf import DictConfig
 
 from pipelines import (
     build_features,
+    clv,
     ingest,
     monitor,
     plan_inventory,
@@ -32,6 +33,7 @@ STEPS = [
     ("build_features", build_features.run),
     ("train_forecast", train_forecast.run),
     ("train_recsys", train_recsys.run),
+    ("clv", clv.run),
     ("plan_inventory", plan_inventory.run),
     ("monitor", monitor.run),
 ]

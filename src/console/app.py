@@ -537,13 +537,34 @@ def customers_layout(data: ConsoleData) -> html.Div:
                       go.Bar(x=ret.index, y=ret.values, name="returning")])  # fmt: skip
     flow.update_layout(barmode="stack", height=300, title="New and returning customers per week",
                        margin={"t": 40})  # fmt: skip
-    top = rfm.sort_values(C.MONETARY, ascending=False).head(20)
+    values = data.clv()
     cols = [C.CUSTOMER_ID, C.LIFECYCLE, C.MONETARY, C.FREQUENCY, C.RECENCY_DAYS, C.RFM_SCORE]
+    clv_figs = []
+    if values is not None:
+        rfm = rfm.merge(values[[C.CUSTOMER_ID, "p_alive", "value_365d", "clv_tier"]],
+                        on=C.CUSTOMER_ID, how="left")  # fmt: skip
+        cols += ["p_alive", "value_365d", "clv_tier"]
+        tiers = values.groupby("clv_tier").agg(customers=(C.CUSTOMER_ID, "size"),
+                                                value=("value_365d", "sum"))  # fmt: skip
+        tier_fig = go.Figure([
+            go.Bar(x=[f"tier {t}" for t in tiers.index], y=tiers["customers"], name="customers"),
+            go.Bar(x=[f"tier {t}" for t in tiers.index], y=tiers["value"], name="12-month value",
+                   yaxis="y2"),
+        ])  # fmt: skip
+        tier_fig.update_layout(
+            barmode="group", height=300, margin={"t": 40},
+            title="CLV tiers (BG/NBD + Gamma-Gamma): customers and predicted 12-month value",
+            yaxis2={"overlaying": "y", "side": "right"},
+        )  # fmt: skip
+        clv_figs = [html.Div([dcc.Graph(figure=tier_fig, id="cu-clv")], className="card")]
+    sort_by = "value_365d" if values is not None else C.MONETARY
+    top = rfm.sort_values(sort_by, ascending=False).head(20)
     export = _can("export_audience")
     stages = sorted(rfm[C.LIFECYCLE].astype(str).unique())
     return html.Div(
         [
             html.Div(aipl_figures(data.aipl()), className="card"),
+            *clv_figs,
             html.Div([dcc.Graph(figure=bar, id="cu-sizes")], className="card"),
             html.Div(
                 [dcc.Graph(figure=area, id="cu-flows"), dcc.Graph(figure=flow)], className="card"
@@ -710,6 +731,10 @@ def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
         aud = rfm[rfm[C.LIFECYCLE].astype(str) == stage][
             [C.CUSTOMER_ID, C.LIFECYCLE, C.RECENCY_DAYS, C.FREQUENCY, C.MONETARY]
         ]
+        values = data.clv()
+        if values is not None:
+            aud = aud.merge(values[[C.CUSTOMER_ID, "p_alive", "value_365d", "clv_tier"]],
+                            on=C.CUSTOMER_ID, how="left")  # fmt: skip
         recs = data.recommendations()
         if recs is not None:
             top = recs[recs["rank"] <= 5].astype({C.CUSTOMER_ID: str, C.SKU: str})

@@ -69,6 +69,8 @@ class ConsoleData:
         self._history = _Cached(self.tables / "transactions.parquet", self._load_history)
         self._customers = _Cached(Path(paths["features"]) / "customers", self._load_customers)
         self._aipl = _Cached(Path(paths["features"]) / "customers", self._load_aipl)
+        clv = Path(paths["marketing"]) / "clv.parquet"
+        self._clv = _Cached(clv, lambda: pd.read_parquet(clv).astype({C.CUSTOMER_ID: str}))
         recs = Path(paths["recommendations"]) / "recommendations.parquet"
         self._recs = _Cached(recs, lambda: pd.read_parquet(recs))
         self._products = _Cached(
@@ -78,7 +80,7 @@ class ConsoleData:
     def warm(self) -> None:
         """Load every source now (at start-up) so the first page view is not the slow one."""
         for source in (self._kpis, self._suggestions, self._transfers, self._forecast,
-                       self._history, self._customers, self._aipl, self._recs,
+                       self._history, self._customers, self._aipl, self._clv, self._recs,
                        self._products):  # fmt: skip
             try:
                 source.get()
@@ -211,6 +213,9 @@ class ConsoleData:
 
     def aipl(self):
         return self._aipl.get()
+
+    def clv(self):
+        return self._clv.get()
 
     def recommendations(self):
         return self._recs.get()

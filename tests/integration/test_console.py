@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines import monitor
+from pipelines import clv, monitor
 from src.console.auth import entry
 from src.monitor.store import AlertStore
 from src.serve.process import free_port, wait_ready
@@ -39,6 +39,7 @@ def console(tmp_path_factory):
         tmp, "[seasonal_naive]", "[popularity]", GRAN, ["policy.simulation.enabled=false"],
         ["data.anomalies=[{day:-1,days:1,channel:web,factor:0.05}]", "data.days=240"],
     )  # fmt: skip
+    assert clv.run(compose("clv", paths))["customers"] > 0
     cfg = compose("monitor", [*paths, *GRAN])
     assert monitor.run(cfg)["alerts_new"] > 0
     port = free_port()
@@ -126,6 +127,8 @@ def test_planner_opens_every_page_filters_exports_and_acknowledges(console, brow
     page.wait_for_selector("#cu-sizes .main-svg")
     page.wait_for_selector("#cu-sankey .main-svg")  # AIPL flows (the synthetic brand has events)
     assert "awareness" in page.inner_text("#cu-transitions")
+    page.wait_for_selector("#cu-clv .main-svg")  # CLV tiers (make run's clv step)
+    assert "value_365d" in page.inner_text("#cu-top")
     page.click("#nav-models")
     page.wait_for_selector("#mo-table td")
     assert "forecast_sku_D" in page.inner_text("#mo-table")
