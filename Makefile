@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -102,6 +102,9 @@ tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=rec
 
 clv: $(STAMP) ## customer lifetime value: BG/NBD + Gamma-Gamma holdout evaluation (MLflow) and per-customer values
 	$(PY) -m pipelines.clv $(ARGS)
+
+audiences: $(STAMP) ## win-back / VIP / at-risk / nurture audiences with suppression and a random holdout
+	$(PY) -m pipelines.audiences $(ARGS)
 
 monitor: $(STAMP) ## KPI table + alerts (webhook/e-mail by conf/monitor) from the latest data, plan and models
 	$(PY) -m pipelines.monitor $(ARGS)

@@ -1,6 +1,6 @@
 """The main job (`make run`): every step in order on the configured data.
 
-ingest -> features -> forecasts -> recommendations -> CLV -> reorder plan -> KPIs and alerts (the last
+ingest -> features -> forecasts -> recommendations -> CLV -> audiences -> reorder plan -> KPIs and alerts (the last
 step; `make serve` packages the champions it promoted, `make console` shows the results). `steps=[ingest,build_features]` runs a part, in the same
 order (the data benchmark times exactly that).
 """
@@ -15,6 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from pipelines import (
+    audiences,
     build_features,
     clv,
     ingest,
@@ -34,6 +35,7 @@ STEPS = [
     ("train_forecast", train_forecast.run),
     ("train_recsys", train_recsys.run),
     ("clv", clv.run),
+    ("audiences", audiences.run),
     ("plan_inventory", plan_inventory.run),
     ("monitor", monitor.run),
 ]

@@ -518,6 +518,31 @@ def aipl_figures(aipl: Mapping | None) -> list:
     ]
 
 
+def trigger_audiences(data: ConsoleData, export: bool) -> list:
+    aud = data.audiences()
+    if aud is None or aud.empty:
+        return [html.H4("Audiences"), html.Div("No audiences yet: run `make run` (or "
+                                               "`make audiences`).", className="muted")]  # fmt: skip
+    sizes = aud.groupby(["audience", "group"]).size().unstack(fill_value=0).reset_index()
+    as_of = pd.Timestamp(aud["as_of"].max())
+    links = ([html.A(f"{n}.csv", href=f"/export/audiences/{quote(str(n))}.csv", className="btn",
+                     style={"marginRight": "8px"}, id=f"cu-trigger-{n}")
+              for n in sizes["audience"]] if export else
+             [html.Div("Downloading audiences needs the marketer or admin role.",
+                       className="muted")])  # fmt: skip
+    return [
+        html.H4(
+            f"Audiences of {as_of:%Y-%m-%d} (treated, and the random holdout kept for measurement)"
+        ),  # fmt: skip
+        dash_table.DataTable(
+            id="cu-audiences",
+            data=sizes.to_dict("records"),
+            columns=[{"name": c, "id": c} for c in sizes.columns],
+        ),  # fmt: skip
+        html.Div(links, style={"marginTop": "10px"}),
+    ]
+
+
 def customers_layout(data: ConsoleData) -> html.Div:
     rfm = data.customers()
     if rfm is None:
@@ -581,9 +606,10 @@ def customers_layout(data: ConsoleData) -> html.Div:
                 ],
                 className="card",
             ),  # fmt: skip
+            html.Div(trigger_audiences(data, export), className="card"),
             html.Div(
                 [
-                    html.H4("Audiences (customers of a stage with their top recommendations)"),
+                    html.H4("Customers by RFM stage, with their top recommendations"),
                     html.Div(
                         [
                             html.A(
@@ -720,6 +746,17 @@ def create_app(config: Mapping, users: Mapping | None = None) -> dash.Dash:
         plan = filtered_plan(data, q.getlist("location"), q.getlist("abc"), q.get("orders") == "1")
         log.info("plan export by %s: %d rows", _user().name, len(plan))
         return _csv(plan, "reorder_plan.csv")
+
+    @server.route("/export/audiences/<name>.csv")
+    def export_trigger_audience(name: str):
+        if not _can("export_audience"):
+            return flask.Response("forbidden: exporting audiences needs the marketer role", 403)
+        aud = data.audiences()
+        if aud is None or name not in set(aud["audience"].astype(str)):
+            return flask.Response(f"no audience {escape(name)!s}", 404)
+        rows = aud[aud["audience"].astype(str) == name]
+        log.info("audience export %s by %s: %d customers", name, _user().name, len(rows))
+        return _csv(rows, f"{name}.csv")
 
     @server.route("/export/audience/<stage>.csv")
     def export_audience(stage: str):

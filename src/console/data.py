@@ -69,6 +69,9 @@ class ConsoleData:
         self._history = _Cached(self.tables / "transactions.parquet", self._load_history)
         self._customers = _Cached(Path(paths["features"]) / "customers", self._load_customers)
         self._aipl = _Cached(Path(paths["features"]) / "customers", self._load_aipl)
+        aud = Path(paths["marketing"]) / "audiences" / "audiences.parquet"
+        self.audience_dir = aud.parent
+        self._audiences = _Cached(aud, lambda: pd.read_parquet(aud))
         clv = Path(paths["marketing"]) / "clv.parquet"
         self._clv = _Cached(clv, lambda: pd.read_parquet(clv).astype({C.CUSTOMER_ID: str}))
         recs = Path(paths["recommendations"]) / "recommendations.parquet"
@@ -216,6 +219,9 @@ class ConsoleData:
 
     def clv(self):
         return self._clv.get()
+
+    def audiences(self):
+        return self._audiences.get()
 
     def recommendations(self):
         return self._recs.get()

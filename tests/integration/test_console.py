@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines import clv, monitor
+from pipelines import audiences, clv, monitor
 from src.console.auth import entry
 from src.monitor.store import AlertStore
 from src.serve.process import free_port, wait_ready
@@ -40,6 +40,7 @@ def console(tmp_path_factory):
         ["data.anomalies=[{day:-1,days:1,channel:web,factor:0.05}]", "data.days=240"],
     )  # fmt: skip
     assert clv.run(compose("clv", paths))["customers"] > 0
+    assert audiences.run(compose("audiences", paths))["rows"] > 0
     cfg = compose("monitor", [*paths, *GRAN])
     assert monitor.run(cfg)["alerts_new"] > 0
     port = free_port()
@@ -154,6 +155,9 @@ def test_a_viewer_cannot_export_or_acknowledge(console, browser):
     page.click("#nav-customers")
     page.wait_for_selector("#cu-sizes .main-svg")
     assert "needs the marketer" in page.inner_text("#page")
+    assert page.is_visible("#cu-audiences")  # a viewer sees the audience sizes, not the lists
+    r = requests.get(console["url"] + "/export/audiences/vip.csv", cookies=cookies, timeout=5)
+    assert r.status_code == 403
 
 
 @pytest.mark.parametrize(

@@ -154,6 +154,8 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     assert list(results)[-2:] == ["plan_inventory", "monitor"]
     assert results["monitor"]["kpi_rows"] > 0 and (out / "monitor" / "kpis").is_dir()
     assert results["clv"]["customers"] > 0 and (out / "marketing" / "clv.parquet").exists()
+    assert (out / "marketing" / "audiences" / "audiences.parquet").exists()
+    assert (out / "marketing" / "contacts.parquet").exists()
     recs = pd.read_parquet(out / "recommendations" / "recommendations.parquet")
     assert recs.groupby(C.CUSTOMER_ID).size().max() == 20
     rfm = built["customers"].read("rfm")
