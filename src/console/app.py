@@ -596,7 +596,11 @@ def customers_layout(data: ConsoleData) -> html.Div:
             ),  # fmt: skip
             html.Div(
                 [
-                    html.H4("Top customers by value"),
+                    html.H4(
+                        "Top customers by predicted 12-month value (CLV)"
+                        if values is not None
+                        else "Top customers by value"
+                    ),
                     dash_table.DataTable(
                         id="cu-top",
                         data=top[cols].round(2).to_dict("records"),

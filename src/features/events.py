@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.features.transactions import PERSONAL, REDACTED, redact
+from src.features.transactions import PERSONAL, REDACTED, check_mapping, redact
 from src.features.validation import (
     Rejects,
     normalise_ids,
@@ -60,15 +60,7 @@ class EventSpec:
         self.columns = {k: v for k, v in dict(self.columns).items() if v}
         self.labels = {str(k): str(v) for k, v in dict(self.labels or {}).items()}
         self.extra_types = tuple(self.extra_types or ())
-        unknown = set(self.columns) - set(REQUIRED) - set(OPTIONAL)
-        if unknown:
-            raise ValueError(
-                f"events '{self.name}': unknown canonical column(s) {sorted(unknown)}; "
-                f"mappable: {list(REQUIRED) + list(OPTIONAL)}"
-            )
-        missing = [c for c in REQUIRED if c not in self.columns]
-        if missing:
-            raise ValueError(f"events '{self.name}': no source column mapped for {missing}")
+        check_mapping(f"events '{self.name}'", self.columns, REQUIRED, OPTIONAL)
         bad = sorted(set(self.labels.values()) - set(self.types))
         if bad:
             raise ValueError(

@@ -90,17 +90,22 @@ class SourceSpec:
     def __post_init__(self):
         self.path = Path(self.path)
         self.columns = {k: v for k, v in dict(self.columns).items() if v}
-        unknown = set(self.columns) - set(REQUIRED) - set(OPTIONAL)
-        if unknown:
-            raise ValueError(
-                f"source '{self.name}': unknown canonical column(s) {sorted(unknown)}; "
-                f"mappable: {list(REQUIRED) + list(OPTIONAL)}"
-            )
-        missing = [c for c in REQUIRED if c not in self.columns]
-        if missing:
-            raise ValueError(f"source '{self.name}': no source column mapped for {missing}")
+        check_mapping(f"source '{self.name}'", self.columns, REQUIRED, OPTIONAL)
         if C.UNIT_PRICE not in self.columns and "revenue" not in self.columns:
             raise ValueError(f"source '{self.name}': map either 'unit_price' or 'revenue'")
+
+
+def check_mapping(what: str, columns, required, optional) -> None:
+    """A column mapping names only canonical columns, and every required one."""
+    unknown = set(columns) - set(required) - set(optional)
+    if unknown:
+        raise ValueError(
+            f"{what}: unknown canonical column(s) {sorted(unknown)}; "
+            f"mappable: {list(required) + list(optional)}"
+        )
+    missing = [c for c in required if c not in columns]
+    if missing:
+        raise ValueError(f"{what}: no source column mapped for {missing}")
 
 
 def slug(text: pd.Series) -> pd.Series:

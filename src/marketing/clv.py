@@ -30,29 +30,34 @@ BUCKETS = (0, 1, 2, 3, 4, 5, 7, 10)  # calibration frequency bucket lower bounds
 
 
 def orders(transactions: pd.DataFrame, products: pd.DataFrame | None = None) -> pd.DataFrame:
-    """``customer_id, order_id, date, value`` of every known customer's sale orders (merchandise
-    only when ``products`` says which SKUs are merchandise)."""
-    tx = transactions[
-        (transactions[C.LINE_TYPE] == C.LINE_SALE) & transactions[C.CUSTOMER_ID].notna()
-    ]
+    """``customer_id, order_id, date, value`` of every known customer's sale orders, net of the
+    returns linked to them (an order returned in full is no purchase: Online Retail's 80,995-unit
+    order cancelled the same day would otherwise make its buyer the most valuable customer);
+    merchandise only when ``products`` says which SKUs are merchandise."""
+    tx = transactions[transactions[C.CUSTOMER_ID].notna()]
     if products is not None:
         merch = set(products.loc[products[C.IS_MERCHANDISE].astype(bool), C.SKU].astype(str))
         tx = tx[tx[C.SKU].astype(str).isin(merch)]
     value = tx[C.QTY].astype(float) * tx[C.UNIT_PRICE].astype(float)
+    sale = (tx[C.LINE_TYPE] == C.LINE_SALE).to_numpy()
     out = (
         pd.DataFrame(
             {
-                C.CUSTOMER_ID: tx[C.CUSTOMER_ID].astype(str),
-                C.ORDER_ID: tx[C.ORDER_ID],
-                ORDER_DATE: tx[C.TS].dt.normalize(),
-                ORDER_VALUE: value,
+                C.CUSTOMER_ID: tx[C.CUSTOMER_ID].astype(str).to_numpy()[sale],
+                C.ORDER_ID: tx[C.ORDER_ID].astype(str).to_numpy()[sale],
+                ORDER_DATE: tx[C.TS].dt.normalize().to_numpy()[sale],
+                ORDER_VALUE: value.to_numpy()[sale],
             }
         )  # fmt: skip
         .groupby([C.CUSTOMER_ID, C.ORDER_ID], observed=True)
         .agg(**{ORDER_DATE: (ORDER_DATE, "min"), ORDER_VALUE: (ORDER_VALUE, "sum")})
         .reset_index()
     )
-    return out[out[ORDER_VALUE] > 0]
+    if C.LINKED_ORDER_ID in tx:
+        ret = tx[(tx[C.LINE_TYPE] == C.LINE_RETURN) & tx[C.LINKED_ORDER_ID].notna()]
+        returned = value.loc[ret.index].groupby(ret[C.LINKED_ORDER_ID].astype(str)).sum()
+        out[ORDER_VALUE] += out[C.ORDER_ID].map(returned).fillna(0.0).to_numpy()
+    return out[out[ORDER_VALUE] > 0].reset_index(drop=True)
 
 
 def summary(order_table: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:

@@ -118,7 +118,7 @@ def run_audiences(config: Mapping) -> dict:
     for name, g in audiences.groupby(AU.AUDIENCE):
         to_csv(g, folder / f"{name}.csv")
     audiences.to_parquet(folder / "audiences.parquet", index=False)
-    report.to_csv(folder / "report.csv", index=False)
+    to_csv(report, folder / "report.csv")
     if contacts is not None:  # a rerun for the same day replaces that day's sends
         contacts = contacts[pd.to_datetime(contacts[AU.AS_OF]) != as_of]
     log_rows = audiences[[AU.AUDIENCE, AU.AS_OF, C.CUSTOMER_ID, AU.GROUP]]

@@ -47,3 +47,16 @@ def test_predictions_and_tiers(generated):
     assert share[4] == pytest.approx(0.05, abs=0.01)
     with pytest.raises(ValueError, match="unknown; known: bg_nbd, pareto_nbd"):
         clv.fit(full, "lifetimes")
+
+
+def test_orders_are_net_of_their_linked_returns():
+    tx = pd.DataFrame({
+        C.CUSTOMER_ID: ["a", "a", "a", "b"], C.ORDER_ID: ["o1", "o2", "r1", "o3"],
+        C.TS: pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-02", "2024-01-05"]),
+        C.SKU: ["X", "X", "X", "X"], C.QTY: [10.0, 2.0, -10.0, 1.0],
+        C.UNIT_PRICE: [5.0, 5.0, 5.0, 7.0],
+        C.LINE_TYPE: ["sale", "sale", "return", "sale"],
+        C.LINKED_ORDER_ID: [None, None, "o1", None],
+    })  # fmt: skip
+    out = clv.orders(tx).set_index(C.ORDER_ID)[clv.ORDER_VALUE]
+    assert out.to_dict() == {"o2": 10.0, "o3": 7.0}  # o1 was returned in full
