@@ -88,6 +88,9 @@ def run(cfg: DictConfig) -> None:
     s = cfg.serving
     home = Path(s.bentoml_home).resolve()
     env = key_env(home)
+    env.setdefault(
+        "RETAIL_BRAIN_AUDIENCES_DIR", str(Path(cfg.paths.marketing).resolve() / "audiences")
+    )
     env.update(BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="True", OPENBLAS_NUM_THREADS="1")
     reasons = ["serving.rebuild=true"] if s.rebuild else outdated(cfg, env)
     if reasons:  # build from the registry's champions and the current plan

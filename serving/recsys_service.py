@@ -3,14 +3,22 @@
 Serves the recommender bundle packaged by ``pipelines.build_services`` (the registry's
 ``recsys@champion``, version pinned at build time). The bundle loads once at start-up.
 Every business endpoint needs ``Authorization: Bearer <key>`` (``RETAIL_BRAIN_API_KEYS``).
+
+``GET /audiences/{name}`` serves the day's trigger audiences (``make audiences``) from
+``RETAIL_BRAIN_AUDIENCES_DIR`` — read when the file changes, not packaged: audiences are redrawn
+every day, the models are not.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 from typing import Annotated
 
 import bentoml
+import pandas as pd
+from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from src.serve import WORKERS
@@ -54,6 +62,58 @@ class Similar(BaseModel):
     model: ModelInfo
 
 
+AUDIENCES_DIR = os.environ.get("RETAIL_BRAIN_AUDIENCES_DIR")
+AUDIENCE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
+audiences_app = FastAPI(title="audiences", openapi_url=None, docs_url=None, redoc_url=None)
+_audiences: dict = {"stamp": None, "frame": None}
+
+
+def _audience_frame() -> pd.DataFrame | None:
+    if not AUDIENCES_DIR:
+        return None
+    path = Path(AUDIENCES_DIR) / "audiences.parquet"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+    if stamp != _audiences["stamp"]:
+        _audiences.update(stamp=stamp, frame=pd.read_parquet(path))
+    return _audiences["frame"]
+
+
+@audiences_app.get("/{name}")
+def audience(
+    name: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    group: Annotated[str | None, Query(pattern="^(treated|holdout)$")] = None,
+) -> dict:
+    """One audience of the latest run: customers with group (treated / holdout), reason and
+    recommended SKUs, paged by ``limit`` / ``offset``."""
+    if not AUDIENCE_NAME.match(name):
+        raise HTTPException(400, "an audience name is letters, digits, '_' or '-'")
+    frame = _audience_frame()
+    if frame is None:
+        raise HTTPException(404, "no audiences yet: run `make audiences`")
+    rows = frame[frame["audience"].astype(str) == name]
+    if rows.empty:
+        known = sorted(frame["audience"].astype(str).unique())
+        raise HTTPException(404, f"no audience {name!r}; audiences: {known}")
+    if group:
+        rows = rows[rows["group"] == group]
+    page = rows.iloc[offset : offset + limit]
+    cols = ["customer_id", "group", "reason", "recommended_skus"]
+    return {
+        "audience": name,
+        "as_of": str(pd.Timestamp(rows["as_of"].max()).date()) if len(rows) else None,
+        "total": int(len(rows)),
+        "offset": offset,
+        "limit": limit,
+        "customers": page[cols].astype(str).to_dict("records"),
+    }
+
+
+@bentoml.asgi_app(audiences_app, path="/audiences")
 @bentoml.service(name="retail-brain-recsys", workers=WORKERS, traffic={"timeout": 30})
 class RecommendationService:
     bundle_ref = bentoml.models.BentoModel(MODEL_TAG)

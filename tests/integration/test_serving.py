@@ -36,6 +36,10 @@ def stack(tmp_path_factory):
         gran,
         ["policy.simulation.enabled=false"],
     )
+    from pipelines import audiences, clv
+
+    clv.run(compose("clv", paths))
+    audiences.run(compose("audiences", paths))  # served by GET /audiences/{name}
     home = tmp / "bentoml"
     assert not home.exists()  # the start-up path begins from an empty BentoML home
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
@@ -60,6 +64,7 @@ def stack(tmp_path_factory):
     servers, urls, logs = [], {}, {}
     env["RETAIL_BRAIN_API_KEYS"] = f"{KEY},{OTHER_KEY}"
     env["RETAIL_BRAIN_HEADER_TIMEOUT"] = "2"  # half-sent headers are cut after 2 s
+    env["RETAIL_BRAIN_AUDIENCES_DIR"] = str(tmp / "tables" / "marketing" / "audiences")
     try:
         for name in ("recsys", "planner"):
             logs[name] = tmp / f"{name}.log"
@@ -105,6 +110,29 @@ def test_health_is_open_and_keys_never_reach_the_logs(stack):
     for log in stack["logs"].values():
         text = log.read_text()
         assert KEY not in text and OTHER_KEY not in text
+
+
+# --- audiences --------------------------------------------------------------------------------
+
+
+def test_audiences_are_served_paged_with_their_holdout(stack):
+    url = stack["urls"]["recsys"] + "/audiences/"
+    auth = {"Authorization": f"Bearer {KEY}"}
+    aud = pd.read_parquet(Path(stack["tmp"]) / "tables/marketing/audiences/audiences.parquet")
+    name = aud["audience"].value_counts().index[0]
+    assert httpx.get(url + name).status_code == 401  # same key as every business endpoint
+    r = httpx.get(url + name, params={"limit": 3}, headers=auth)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    rows = aud[aud["audience"] == name]
+    assert body["total"] == len(rows) and len(body["customers"]) == min(3, len(rows))
+    assert set(body["customers"][0]) == {"customer_id", "group", "reason", "recommended_skus"}
+    held = httpx.get(url + name, params={"group": "holdout", "limit": 1000}, headers=auth).json()
+    assert held["total"] == int((rows["group"] == "holdout").sum())
+    assert httpx.get(url + "no_such", headers=auth).status_code == 404
+    for bad in ({"limit": 0}, {"limit": 5000}, {"offset": -1}, {"group": "everyone"}):
+        assert httpx.get(url + name, params=bad, headers=auth).status_code in (400, 422)
+    assert httpx.get(url + "bad name!", headers=auth).status_code in (400, 404)
 
 
 # --- recommendations --------------------------------------------------------------------------
