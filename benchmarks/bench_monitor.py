@@ -54,28 +54,25 @@ PAGES = {
 }
 
 
-# --- 1. KPIs --------------------------------------------------------------------------------------
-def kpi_child() -> None:
-    """Run in a child: the KPI computation alone; prints seconds and peak RSS."""
-    from src.features.tables import read_table
-    from src.monitor import kpis as K
-    from src.monitor.pipeline import _segments, write_kpis
-    from tests.helpers import compose
-
-    cfg = compose("monitor")
+def compose(name: str) -> dict:
+    """The resolved config ``name`` as the pipelines get it."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from omegaconf import OmegaConf
 
-    config = OmegaConf.to_container(cfg, resolve=True)
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return OmegaConf.to_container(hydra_compose(config_name=name), resolve=True)
+
+
+# --- 1. KPIs --------------------------------------------------------------------------------------
+def kpi_child() -> None:
+    """Run in a child: the KPI computation of `make monitor` alone; prints seconds and peak RSS."""
+    from src.monitor import kpis as K
+    from src.monitor.pipeline import data_kpis, write_kpis
+
+    config = compose("monitor")
     t = time.perf_counter()
-    tx = read_table(TABLES, "transactions", K.LINE_COLUMNS)
-    products = read_table(TABLES, "products")
-    lines = K.sales_lines(tx, products, _segments(config, config["paths"]))
-    del tx
-    parts = [K.sales_kpis(lines, config["monitor"]["grains"], config["monitor"]["dimensions"])]
-    plan = TABLES / "plans" / "suggestions.parquet"
-    if plan.exists():
-        parts.append(K.stock_kpis(pd.read_parquet(plan), products))
-    kpis = K._concat(parts)
+    kpis = K.concat(data_kpis(config)[3])
     write_kpis(kpis, OUT / "monitor_kpis")
     seconds = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
@@ -187,12 +184,11 @@ def anomaly_bench() -> dict:
     from hydra.utils import instantiate
 
     from src.monitor import anomaly as A
-    from tests.helpers import compose
 
-    monitor = compose("monitor").monitor
-    model_cfg = monitor.anomaly_model
-    rule = next(r for r in monitor.rules if r.kind == "anomaly")  # the band `make monitor` uses
-    lo, hi = float(rule.lo), float(rule.hi)
+    monitor = compose("monitor")["monitor"]
+    model_cfg = monitor["anomaly_model"]
+    rule = next(r for r in monitor["rules"] if r["kind"] == "anomaly")  # `make monitor`'s band
+    lo, hi = float(rule["lo"]), float(rule["hi"])
 
     def make(q):
         return instantiate(model_cfg, quantiles=list(q))

@@ -90,19 +90,6 @@ def _can(permission: str) -> bool:
 
 
 # --- formatting -------------------------------------------------------------------------------
-def fmt(v, kpi: str) -> str:
-    if v is None or not np.isfinite(v):
-        return "n/a"
-    unit = K.KPIS[kpi].unit
-    if unit == "ratio":
-        return f"{v:.1%}"
-    if unit == "currency":
-        return f"{v:,.0f}"
-    if unit in ("days", "per_year"):
-        return f"{v:,.1f}"
-    return f"{v:,.0f}"
-
-
 def sparkline(s: pd.Series) -> go.Figure:
     fig = go.Figure(go.Scatter(x=s.index, y=s.values, mode="lines", line={"width": 1.5}))
     fig.update_layout(
@@ -130,7 +117,7 @@ def tile(data: ConsoleData, kpi: str, grain: str, dimension: str, member: str, s
     if s.empty:
         value, change, cls = "n/a", "no data in this slice", "flat"
     else:
-        value = fmt(s.iloc[-1], kpi)
+        value = K.fmt(s.iloc[-1], kpi)
         if len(s) > 1 and s.iloc[-2] not in (0,) and np.isfinite(s.iloc[-2]):
             ch = s.iloc[-1] / s.iloc[-2] - 1
             good = info.higher_is_better

@@ -68,7 +68,6 @@ class ConsoleData:
         self._forecast = _Cached(fc, lambda: self._load_forecast(fc))
         self._history = _Cached(self.tables / "transactions.parquet", self._load_history)
         self._customers = _Cached(Path(paths["features"]) / "customers", self._load_customers)
-        self._aipl = _Cached(Path(paths["features"]) / "customers", self._load_aipl)
         aud = Path(paths["marketing"]) / "audiences" / "audiences.parquet"
         self.audience_dir = aud.parent
         self._audiences = _Cached(aud, lambda: pd.read_parquet(aud))
@@ -83,7 +82,7 @@ class ConsoleData:
     def warm(self) -> None:
         """Load every source now (at start-up) so the first page view is not the slow one."""
         for source in (self._kpis, self._suggestions, self._transfers, self._forecast,
-                       self._history, self._customers, self._aipl, self._clv, self._recs,
+                       self._history, self._customers, self._clv, self._recs,
                        self._products):  # fmt: skip
             try:
                 source.get()
@@ -150,29 +149,23 @@ class ConsoleData:
         return {sku: g.groupby(C.DS)[cols].sum() for sku, g in fc.groupby("sku_")}
 
     def _load_customers(self):
-        try:
-            store = open_store(
-                self.config["features"], self.paths["features"], self.paths["tables"]
-            )
-            rfm = store.get(customer_set(self.config["features"])).read("rfm")
-        except (FeatureSetMissing, FileNotFoundError, KeyError) as err:
-            log.warning("no customer features: %s", err)
-            return None
-        rfm[C.CUSTOMER_ID] = rfm[C.CUSTOMER_ID].astype(str)
-        return rfm
-
-    def _load_aipl(self):
+        """The customers feature set once per version: RFM, AIPL stages and their flows."""
         try:
             store = open_store(
                 self.config["features"], self.paths["features"], self.paths["tables"]
             )
             fs = store.get(customer_set(self.config["features"]))
-            if "aipl" not in fs.tables:
-                return None
-            return {"stages": fs.read("aipl"), "flows": fs.read("aipl_flows")}
+            rfm = fs.read("rfm")
+            aipl = (
+                {"stages": fs.read("aipl"), "flows": fs.read("aipl_flows")}
+                if "aipl" in fs.tables
+                else None
+            )
         except (FeatureSetMissing, FileNotFoundError, KeyError) as err:
-            log.warning("no AIPL stages: %s", err)
+            log.warning("no customer features: %s", err)
             return None
+        rfm[C.CUSTOMER_ID] = rfm[C.CUSTOMER_ID].astype(str)
+        return {"rfm": rfm, "aipl": aipl}
 
     # --- accessors ----------------------------------------------------------------------------
     def kpis(self):
@@ -212,10 +205,12 @@ class ConsoleData:
         return None if h is None else h.get(uid)
 
     def customers(self):
-        return self._customers.get()
+        got = self._customers.get()
+        return None if got is None else got["rfm"]
 
     def aipl(self):
-        return self._aipl.get()
+        got = self._customers.get()
+        return None if got is None else got["aipl"]
 
     def clv(self):
         return self._clv.get()

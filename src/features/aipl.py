@@ -52,7 +52,7 @@ class AiplWindows:
             )
 
 
-def _counter(customers: np.ndarray, days: np.ndarray, n_customers: int):
+def _counter(customers: np.ndarray, days: np.ndarray):
     """count(c, lo, hi) = number of (customer c, day d) with lo < d <= hi, vectorised."""
     span = np.int64(1 << 32)
     keys = np.sort(customers.astype(np.int64) * span + days.astype(np.int64))
@@ -119,11 +119,11 @@ def aipl_stages(
     per = np.asarray(per, dtype=np.int64)
     t = period_end[per]
 
-    order_count = _counter(code(orders[C.CUSTOMER_ID]), day(orders[C.TS]), len(ids))
+    order_count = _counter(code(orders[C.CUSTOMER_ID]), day(orders[C.TS]))
     active = ev[ev[C.EVENT].isin(ACTIVE_EVENTS)]
     passive = ev[ev[C.EVENT].isin(PASSIVE_EVENTS)]
-    active_count = _counter(code(active[C.CUSTOMER_ID]), day(active[C.TS]), len(ids))
-    passive_count = _counter(code(passive[C.CUSTOMER_ID]), day(passive[C.TS]), len(ids))
+    active_count = _counter(code(active[C.CUSTOMER_ID]), day(active[C.TS]))
+    passive_count = _counter(code(passive[C.CUSTOMER_ID]), day(passive[C.TS]))
 
     stage = np.zeros(len(cust), dtype=np.int8)  # inactive
     w = windows

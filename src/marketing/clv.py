@@ -87,7 +87,7 @@ class ClvModels:
     kind: str
 
 
-def fit(rfm: pd.DataFrame, kind: str = "bg_nbd", seed: int = 0) -> ClvModels:
+def fit(rfm: pd.DataFrame, kind: str = "bg_nbd") -> ClvModels:
     from pymc_marketing import clv
 
     data = rfm[[C.CUSTOMER_ID, "frequency", "recency", "T"]]
@@ -97,7 +97,7 @@ def fit(rfm: pd.DataFrame, kind: str = "bg_nbd", seed: int = 0) -> ClvModels:
         freq = clv.ParetoNBDModel(data=data)
     else:
         raise ValueError(f"clv.model {kind!r} unknown; known: bg_nbd, pareto_nbd")
-    freq.fit(method="map", progressbar=False)  # MAP: deterministic, no seed
+    freq.fit(method="map", progressbar=False)  # MAP: deterministic
     repeat = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
     spend = None
     if len(repeat) >= 20:

@@ -18,7 +18,10 @@ import mlflow
 import pandas as pd
 
 from src.features import columns as C
+from src.features.csv_export import to_csv
+from src.features.sets import customer_set, open_store
 from src.features.tables import read_table
+from src.marketing import audiences as AU
 from src.marketing import clv
 from src.tracking.runs import configure
 
@@ -79,10 +82,6 @@ def run_audiences(config: Mapping) -> dict:
     """Dated audiences of ``audiences.rules`` with suppression and a recorded random holdout:
     ``<marketing>/audiences/<name>.csv`` (the latest run), ``audiences.parquet`` (all of this
     run) and the contact log ``contacts.parquet`` (every treated and holdout customer, by run)."""
-    from src.features.csv_export import to_csv
-    from src.features.sets import customer_set, open_store
-    from src.marketing import audiences as AU
-
     cfg, paths = config["audiences"], config["paths"]
     t = time.perf_counter()
     store = open_store(config["features"], paths["features"], paths["tables"])

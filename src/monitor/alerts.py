@@ -37,6 +37,7 @@ from src.monitor.kpis import (
     MEMBER,
     PERIOD,
     VALUE,
+    fmt,
 )
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,6 @@ def _check(rule: Mapping) -> None:
             raise ValueError(f"monitor rule {name!r}: KPI {k!r} unknown; known: {sorted(KPIS)}")
     if rule.get("severity", "warning") not in SEVERITIES:
         raise ValueError(f"monitor rule {name!r}: severity must be one of {SEVERITIES}")
-
-
-def _fmt(v: float | None, kpi: str) -> str:
-    if v is None or not np.isfinite(v):
-        return "n/a"
-    unit = KPIS[kpi].unit
-    if unit == "ratio":
-        return f"{v:.1%}"
-    if unit == "currency":
-        return f"{v:,.0f}"
-    return f"{v:,.1f}"
 
 
 def _slices(kpis: pd.DataFrame, rule: Mapping, grain: str) -> pd.DataFrame:
@@ -104,7 +94,7 @@ def threshold_alerts(kpis: pd.DataFrame, rule: Mapping) -> list[dict]:
     out = []
     for row in latest[hit.to_numpy()].to_dict("records"):
         label = KPIS[rule["kpi"]].label
-        msg = (f"{label} {_fmt(row[VALUE], rule['kpi'])} {op} {_fmt(bound, rule['kpi'])} "
+        msg = (f"{label} {fmt(row[VALUE], rule['kpi'])} {op} {fmt(bound, rule['kpi'])} "
                f"({row[DIMENSION]} {row[MEMBER]})")  # fmt: skip
         kw = {"hi": bound} if op == ">" else {"lo": bound}
         out.append(_alert(rule, "threshold", rule["kpi"], row, msg, expected=None, **kw))
@@ -132,7 +122,7 @@ def change_alerts(kpis: pd.DataFrame, rule: Mapping, last_day: pd.Timestamp) -> 
         ):
             label = KPIS[rule["kpi"]].label
             msg = (f"{label} {change:+.0%} {grain} over {grain} ({cur[DIMENSION]} {cur[MEMBER]}): "
-                   f"{_fmt(cur[VALUE], rule['kpi'])} after {_fmt(prev[VALUE], rule['kpi'])}")  # fmt: skip
+                   f"{fmt(cur[VALUE], rule['kpi'])} after {fmt(prev[VALUE], rule['kpi'])}")  # fmt: skip
             out.append(_alert(rule, "change", rule["kpi"], cur, msg, expected=prev[VALUE]))
     return out
 
@@ -171,8 +161,8 @@ def anomaly_alerts(
         kpi, dim, member = row[C.UNIQUE_ID].split("\x1f")
         r = {GRAIN: "day", DIMENSION: dim, MEMBER: member, PERIOD: row[C.DS], VALUE: row[C.Y]}
         word = "above" if row[A.ANOMALY] > 0 else "below"
-        msg = (f"{KPIS[kpi].label} {_fmt(row[C.Y], kpi)} on {row[C.DS]:%Y-%m-%d} is {word} its "
-               f"forecast band {_fmt(row[A.LO], kpi)}-{_fmt(row[A.HI], kpi)} ({dim} {member})")  # fmt: skip
+        msg = (f"{KPIS[kpi].label} {fmt(row[C.Y], kpi)} on {row[C.DS]:%Y-%m-%d} is {word} its "
+               f"forecast band {fmt(row[A.LO], kpi)}-{fmt(row[A.HI], kpi)} ({dim} {member})")  # fmt: skip
         a = _alert(rule, "anomaly", kpi, r, msg, expected=row[A.EXPECTED], lo=row[A.LO],
                    hi=row[A.HI])  # fmt: skip
         a["key"] = f"{rule['name']}|{kpi}|{dim}|{member}"
@@ -206,8 +196,8 @@ def health_alerts(kpis: pd.DataFrame, rule: Mapping, bands: Mapping[str, tuple])
     if not outside.all():
         return []
     row = tail.iloc[-1].to_dict()
-    msg = (f"{KPIS[kpi].label} outside {what} {_fmt(lo, kpi)}-{_fmt(hi, kpi)} for "
-           f"{days} days (latest {_fmt(row[VALUE], kpi)})")  # fmt: skip
+    msg = (f"{KPIS[kpi].label} outside {what} {fmt(lo, kpi)}-{fmt(hi, kpi)} for "
+           f"{days} days (latest {fmt(row[VALUE], kpi)})")  # fmt: skip
     return [_alert(rule, "model_health", kpi, row, msg, expected=ref, lo=lo, hi=hi)]
 
 

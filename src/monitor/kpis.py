@@ -240,7 +240,7 @@ def sales_kpis(
             else:
                 wide.index = wide.index.set_names([PERIOD])
             parts.append(_tidy(wide, grain, dimension, kpis))
-    return _concat(parts)
+    return concat(parts)
 
 
 # --- stock ---------------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def stock_kpis(
         wide.index = wide.index.set_names([PERIOD] if col is None else [PERIOD, MEMBER])
         kpis = [k for k, v in KPIS.items() if v.source == "stock"]
         parts.append(_tidy(wide, "snapshot", dimension, kpis))
-    return _concat(parts)
+    return concat(parts)
 
 
 # --- model health --------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def forecast_kpis(scored: pd.DataFrame, products: pd.DataFrame | None = None) ->
             kpis.append("forecast_coverage95")
         wide.index = wide.index.set_names([PERIOD] if col is None else [PERIOD, MEMBER])
         parts.append(_tidy(wide, "day", dimension, kpis))
-    return _concat(parts)
+    return concat(parts)
 
 
 def hit_rate_kpis(
@@ -345,7 +345,7 @@ def hit_rate_kpis(
     return _tidy(wide, "day", "total", ["rec_hit_rate"])
 
 
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     parts = [p for p in parts if len(p)]
     if not parts:
         return empty()
@@ -355,6 +355,19 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     out[PERIOD] = pd.to_datetime(out[PERIOD]).astype("datetime64[ns]")
     out[VALUE] = out[VALUE].astype("float64")
     return out
+
+
+def fmt(v: float | None, kpi: str) -> str:
+    """A KPI value as people read it (alert messages, console tiles): ratios as %, money and
+    counts whole, days and turns to one decimal."""
+    if v is None or not np.isfinite(v):
+        return "n/a"
+    unit = KPIS[kpi].unit
+    if unit == "ratio":
+        return f"{v:.1%}"
+    if unit in ("days", "per_year"):
+        return f"{v:,.1f}"
+    return f"{v:,.0f}"
 
 
 def series(

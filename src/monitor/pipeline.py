@@ -173,10 +173,11 @@ def make_factory(model_cfg: Mapping):
     return make
 
 
-def run_monitor(config: Mapping) -> dict:
-    cfg = config["monitor"]
-    paths = config["paths"]
-    monitor_dir = Path(paths["monitor"])
+def data_kpis(config: Mapping):
+    """Sales KPIs from the canonical tables and stock KPIs from the plan: the KPI work on the
+    full data (bench-monitor times exactly this). Returns the sale/return lines, the products,
+    the plan (None without one) and the KPI frames."""
+    cfg, paths = config["monitor"], config["paths"]
     tables = paths["tables"]
     tx = read_table(tables, "transactions", K.LINE_COLUMNS)
     products = read_table(tables, "products")
@@ -192,6 +193,14 @@ def run_monitor(config: Mapping) -> dict:
         parts.append(stock)
     else:
         log.info("no reorder plan (%s): inventory KPIs skipped", plans)
+    return lines, products, suggestions, parts
+
+
+def run_monitor(config: Mapping) -> dict:
+    cfg = config["monitor"]
+    paths = config["paths"]
+    monitor_dir = Path(paths["monitor"])
+    lines, products, suggestions, parts = data_kpis(config)
     # realised demand per series and day, the way the forecasts name series
     level = config["granularity"]["level"]
     sale = lines[lines[C.QTY] != 0]
@@ -204,7 +213,7 @@ def run_monitor(config: Mapping) -> dict:
     scored, bands = forecast_scores(config, paths, monitor_dir, actual)
     parts.append(K.forecast_kpis(scored, products))
     parts.append(hit_rate(paths, monitor_dir, lines, int(cfg["hit_rate_k"])))
-    kpis = K._concat(parts)
+    kpis = K.concat(parts)
     write_kpis(kpis, monitor_dir)
     (monitor_dir / "bands.json").write_text(json.dumps(bands, indent=1))
     log.info("KPI table: %d rows -> %s", len(kpis), monitor_dir / "kpis")
