@@ -21,12 +21,14 @@ help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-$(STAMP): requirements/lock.txt requirements/constraints.txt pyproject.toml
+$(STAMP): requirements/lock.txt requirements/nodeps.txt requirements/constraints.txt pyproject.toml
 	@echo ">> creating/refreshing $(VENV) from requirements/lock.txt (first time: ~3 min)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements/lock.txt \
 		-c requirements/constraints.txt >$(VENV)/install.log 2>&1 \
 		|| { tail -30 $(VENV)/install.log; echo "pip install failed, see $(VENV)/install.log"; exit 1; }
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps -r requirements/nodeps.txt \
+		>>$(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . \
 		>>$(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }
 	@$(PY) -c "import torch; assert torch.__version__.endswith('+cpu') or torch.cuda.is_available(), torch.__version__" \
