@@ -94,6 +94,19 @@ EVENT_COUPON = "coupon_redeemed"
 EVENT_EXPOSURE = "campaign_exposure"
 EVENT_TYPES = (EVENT_VIEW, EVENT_CART, EVENT_WISHLIST, EVENT_COUPON, EVENT_EXPOSURE)
 
+# --- campaigns (what was sent, to whom, with which randomised holdout) -------------------------------
+CAMPAIGN_ID = "campaign_id"
+CAMPAIGN_TYPE = "type"  # e.g. win_back, newsletter, promotion (free text from the brand)
+START = "start"
+END = "end"
+COST = "cost"  # total cost of the campaign in the sales currency; null = from cost_per_contact
+CAMPAIGNS = [CAMPAIGN_ID, CAMPAIGN_TYPE, CHANNEL, START, END, COST, SOURCE]
+GROUP = "group"  # treated | holdout
+GROUP_TREATED = "treated"
+GROUP_HOLDOUT = "holdout"
+GROUPS = (GROUP_TREATED, GROUP_HOLDOUT)
+CAMPAIGN_MEMBERS = [CAMPAIGN_ID, CUSTOMER_ID, GROUP, SOURCE]  # customer_id is the One-ID
+
 # --- derived: demand panel (Nixtla long format) -------------------------------------------------
 UNIQUE_ID = "unique_id"
 DS = "ds"
@@ -144,6 +157,8 @@ TABLES = {
     "locations": LOCATIONS,
     "inventory": INVENTORY,
     "events": EVENTS,
+    "campaigns": CAMPAIGNS,
+    "campaign_members": CAMPAIGN_MEMBERS,
 }
 # tables a brand may not have: read as empty when a folder written before them lacks them
-OPTIONAL_TABLES = ("events",)
+OPTIONAL_TABLES = ("events", "campaigns", "campaign_members")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.features.campaigns import CampaignSpec, canonical_campaigns, canonical_members
 from src.features.csv_export import to_csv
 from src.features.events import EventSpec, canonical_events
 from src.features.tables import (
@@ -149,6 +150,7 @@ def ingest(
     *,
     inventory: InventorySpec | None = None,
     events: Sequence[EventSpec] = (),
+    campaigns: Sequence[CampaignSpec] = (),
     raw_frames: Mapping[str, pd.DataFrame] | None = None,
     **assemble_options,
 ) -> IngestResult:
@@ -189,8 +191,19 @@ def ingest(
         log.info("  %s: %d events in, %d kept", spec.path, rejects.counts_in[str(spec.path)],
                  len(kept))  # fmt: skip
         event_parts.append(kept)
+    campaign_parts, member_parts = [], []
+    for spec in campaigns:
+        log.info("reading campaigns %s and members %s (%s)", spec.path, spec.members.path,
+                 spec.name)  # fmt: skip
+        raw = raw_frames.get(str(spec.path)) if raw_frames else None
+        kept = canonical_campaigns(spec, rejects, raw=raw)
+        campaign_parts.append(kept)
+        raw = raw_frames.get(str(spec.members.path)) if raw_frames else None
+        member_parts.append(canonical_members(spec.members, rejects, kept[C.CAMPAIGN_ID], raw=raw))
+        log.info("  %d campaigns, %d members kept", len(kept), len(member_parts[-1]))
+    campaign_files = [f for s in campaigns for f in (s, s.members)]
     frame = rejects.to_frame()
-    for spec in [*sources, *events]:
+    for spec in [*sources, *events, *campaign_files]:
         raise_if_too_many(
             frame, str(spec.path), rejects.counts_in[str(spec.path)], options.max_reject_fraction
         )
@@ -211,6 +224,9 @@ def ingest(
         **assemble_options,
     }
     event_lines = pd.concat(event_parts, ignore_index=True) if event_parts else None
+    if campaign_parts:
+        assemble_options["campaigns"] = pd.concat(campaign_parts, ignore_index=True)
+        assemble_options["campaign_members"] = pd.concat(member_parts, ignore_index=True)
     tables = assemble(
         lines, member_id_sources=member_sources, events=event_lines, **assemble_options
     )
@@ -220,7 +236,7 @@ def ingest(
         tables.inventory = conform("inventory", inv)
         frame = rejects.to_frame()
     paths = [s.path for s in sources] + ([inventory.path] if inventory is not None else [])
-    paths += [e.path for e in events]
+    paths += [e.path for e in events] + [f.path for f in campaign_files]
     files = [p for p in paths if p.is_file()]
     report = build_report(tables, frame, rejects.counts_in, fingerprint(files) if files else None)
     return IngestResult(tables=tables, rejects=frame, report=report, options=options)
@@ -257,6 +273,16 @@ def build_report(
         "locations": int(len(tables.locations)),
         "inventory_rows": int(len(tables.inventory)),
     }
+    if len(tables.campaigns):
+        members = tables.campaign_members
+        report["campaigns"] = {
+            "campaigns": int(len(tables.campaigns)),
+            "members": int(len(members)),
+            "members_by_group": {
+                str(k): int(v) for k, v in members[C.GROUP].value_counts().items()
+            },
+            **tables.notes,
+        }
     if tables.identity_report is not None:
         ir = tables.identity_report
         report["identity"] = {

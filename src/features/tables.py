@@ -94,6 +94,21 @@ DTYPES = {
         C.CHANNEL: "string",
         C.SOURCE: "string",
     },
+    "campaigns": {
+        C.CAMPAIGN_ID: "string",
+        C.CAMPAIGN_TYPE: "string",
+        C.CHANNEL: "string",
+        C.START: "datetime64[ns]",
+        C.END: "datetime64[ns]",
+        C.COST: "float64",
+        C.SOURCE: "string",
+    },
+    "campaign_members": {
+        C.CAMPAIGN_ID: "string",
+        C.CUSTOMER_ID: "string",
+        C.GROUP: "string",
+        C.SOURCE: "string",
+    },
 }
 
 
@@ -115,12 +130,15 @@ class CanonicalTables:
     locations: pd.DataFrame
     inventory: pd.DataFrame
     events: pd.DataFrame | None = None  # engagement events (One-ID applied); empty when none
+    campaigns: pd.DataFrame | None = None  # campaigns sent; empty when none
+    campaign_members: pd.DataFrame | None = None  # treated / holdout customers (One-ID applied)
     identity_report: IdentityReport | None = None
     notes: dict = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.events is None:
-            self.events = empty("events")
+        for name in C.OPTIONAL_TABLES:
+            if getattr(self, name) is None:
+                setattr(self, name, empty(name))
 
     def frames(self) -> dict[str, pd.DataFrame]:
         return {name: getattr(self, name) for name in C.TABLES}
@@ -190,6 +208,8 @@ def assemble(
     inventory: pd.DataFrame | None = None,
     products: pd.DataFrame | None = None,
     events: pd.DataFrame | None = None,
+    campaigns: pd.DataFrame | None = None,
+    campaign_members: pd.DataFrame | None = None,
 ) -> CanonicalTables:
     """Canonical tables from the kept lines of all sources (see ``canonical_lines``).
 
@@ -198,8 +218,10 @@ def assemble(
     lines = lines.reset_index(drop=True)
     id_cols = [C.SOURCE, C.CUSTOMER_ID, C.MEMBER_ID, C.EMAIL, C.PHONE]
     people = lines[[c for c in id_cols if c in lines]]
-    if events is not None and len(events):  # browsers who never bought get a One-ID too
-        people = pd.concat([people, events[[c for c in id_cols if c in events]]], ignore_index=True)
+    for extra in (events, campaign_members):  # browsers / targets who never bought get one too
+        if extra is not None and len(extra):
+            people = pd.concat([people, extra[[c for c in id_cols if c in extra]]],
+                               ignore_index=True)  # fmt: skip
     records = identity_records(people, identity_salt, default_country_code)
     own_key = records[C.SOURCE].isin(member_id_sources)
     records.loc[own_key, C.MEMBER_ID] = records.loc[own_key, C.MEMBER_ID].fillna(
@@ -235,7 +257,26 @@ def assemble(
         ev = conform("events", ev).sort_values(
             ROW_ORDER["events"], kind="stable", ignore_index=True
         )
+    notes = {}
+    members = empty("campaign_members")
+    if campaign_members is not None and len(campaign_members):
+        key = pd.MultiIndex.from_frame(campaign_members[[C.SOURCE, C.CUSTOMER_ID]].astype(object))
+        members = campaign_members.assign(**{C.CUSTOMER_ID: one_id.reindex(key).to_numpy()})
+        # two source ids of one person in one campaign: the person counts once (first row wins)
+        merged = members.duplicated([C.CAMPAIGN_ID, C.CUSTOMER_ID])
+        if merged.any():
+            notes["campaign_members_merged_by_one_id"] = int(merged.sum())
+        members = conform("campaign_members", members[~merged.to_numpy()])
+        members = members.sort_values(ROW_ORDER["campaign_members"], kind="stable",
+                                      ignore_index=True)  # fmt: skip
+    camp = empty("campaigns")
+    if campaigns is not None and len(campaigns):
+        camp = conform("campaigns", campaigns).sort_values(ROW_ORDER["campaigns"], kind="stable",
+                                                           ignore_index=True)  # fmt: skip
     return CanonicalTables(
+        campaigns=camp,
+        campaign_members=members,
+        notes=notes,
         transactions=tx,
         customers=conform("customers", customers),
         identity_map=conform("identity_map", identity_map),
@@ -283,6 +324,8 @@ PARTITION_KEYS = {"transactions": C.SKU}  # tables written partitioned when larg
 ROW_ORDER = {  # as ``assemble`` writes them
     "transactions": [C.TS, C.ORDER_ID, C.LINE],
     "events": [C.TS, C.CUSTOMER_ID, C.EVENT],
+    "campaigns": [C.START, C.CAMPAIGN_ID],
+    "campaign_members": [C.CAMPAIGN_ID, C.GROUP, C.CUSTOMER_ID],
 }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from src.features.campaigns import campaign_specs
 from src.features.events import event_specs
 from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
 from src.features.transactions import SourceSpec
@@ -75,6 +76,7 @@ def load(
     *,
     inventory: Mapping | None = None,
     events: Sequence[Mapping] | Mapping | None = None,
+    campaigns: Sequence[Mapping] | Mapping | None = None,
     options: IngestOptions | None = None,
     non_merchandise: Mapping[str, str] | None = None,
     **source_options,
@@ -82,11 +84,13 @@ def load(
     """Ingest one export (see ``conf/data/generic.yaml``); ``source_options`` go to :func:`source`.
 
     ``events``: engagement-event files (``conf/data/generic.yaml``: ``events``), each with its
-    own column mapping and event labels; their customer ids are resolved with the export's."""
+    own column mapping and event labels; their customer ids are resolved with the export's.
+    ``campaigns``: campaign files with their members files (``conf/data/generic.yaml``)."""
     spec = source(path, columns, **source_options)
     inv = dict(inventory or {})
     inv_spec = inventory_spec(inv.get("path"), inv.get("columns") or {}, inv.get("as_of"))
     return ingest(
         [spec], options, inventory=inv_spec, events=event_specs(events),
+        campaigns=campaign_specs(campaigns),
         non_merchandise=dict(non_merchandise or {}),
     )  # fmt: skip
