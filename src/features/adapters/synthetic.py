@@ -8,7 +8,14 @@
   channel, and a few households share one phone (so merges are not trivially perfect);
 * **demand** with weekly (weekend peak in stores, weekday peak online) and yearly seasonality,
   price promotions with uplift, intermittent SKUs, and **returns** 3–20 days after a sale;
-* an **inventory** snapshot per location x SKU at the end of the period.
+* **inventory**: a snapshot per location x SKU at the end of the period and weekly ones before it
+  (some SKUs out of stock), the stock history back-in-stock audiences need;
+* **campaigns with a known true uplift**: each targets a share of one channel's users, holds out
+  a random share (or none: an observational campaign), and gives every treated person an extra
+  online basket with a probability that depends on their segment at the send (``active`` —
+  bought in the last 90 days, ``lapsed`` — bought before, ``never``), so the effect is
+  heterogeneous and known: ``campaign_truth`` holds the expected incremental orders and revenue
+  per targeted customer, ``uplift_truth`` each member's own uplift.
 
 ``truth`` maps every ``(source, source_id)`` to the person behind it, so One-ID can be scored.
 """
@@ -25,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.features.campaigns import CampaignSpec, MembersSpec
 from src.features.events import EventSpec
 from src.features.identity import merge_precision_recall
 from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
@@ -37,6 +45,22 @@ ID_PREFIX = {"web": "W", "app": "A", "store": "S", "marketplace": "MP"}
 CATEGORIES = ("apparel", "home", "beauty", "toys")
 ONLINE_DC = "dc_online"
 MARKETPLACE = "marketplace"
+ACTIVE_DAYS = 90  # a member who bought within this many days before the send is `active`
+# Default campaigns: a randomised e-mail win-back to web accounts (persuadable lapsed customers,
+# "sure things" among the active), a randomised app push, and an app offer to the recently
+# active (a budget for 60 % of them) without a holdout (measured observationally). Offsets count from the end when < 0.
+CAMPAIGNS = (
+    {"id": "C01_email_winback", "type": "win_back", "channel": "web", "day": -120, "days": 14,
+     "reach": 0.7, "holdout": 0.2, "cost_per_contact": 0.4, "fixed_cost": 150.0,
+     "uplift": {"active": 0.03, "lapsed": 0.30, "never": 0.12}},
+    {"id": "C02_app_push", "type": "promotion", "channel": "app", "day": -75, "days": 7,
+     "reach": 0.8, "holdout": 0.25, "cost_per_contact": 0.05, "fixed_cost": 50.0,
+     "uplift": {"active": 0.10, "lapsed": 0.10, "never": 0.05}},
+    {"id": "C03_app_offer", "type": "loyalty", "channel": "app", "day": -40, "days": 10,
+     "reach": 0.6, "holdout": 0.0, "only": "active", "cost_per_contact": 1.0, "fixed_cost": 0.0,
+     "uplift": {"active": 0.15, "lapsed": 0.0, "never": 0.0}},
+)  # fmt: skip
+SEGMENTS = ("active", "lapsed", "never")
 
 
 @dataclass
@@ -47,6 +71,10 @@ class SyntheticData:
     truth: pd.DataFrame  # source, source_id, person_id
     params: dict
     events: dict[str, pd.DataFrame] = field(default_factory=dict)  # channel -> its event export
+    campaigns: pd.DataFrame | None = None  # the campaigns export (canonical column names)
+    members: pd.DataFrame | None = None  # the members export: campaign_id, customer_id, group
+    campaign_truth: pd.DataFrame | None = None  # per campaign: expected effects per target
+    uplift_truth: pd.DataFrame | None = None  # per member: segment and own uplift
 
 
 def _noisy_email(rng: np.random.Generator, email: np.ndarray) -> np.ndarray:
@@ -81,17 +109,32 @@ def generate(
     orders_per_day: float = 40.0,
     anomalies: Sequence[Mapping] = (),
     events: bool = True,
+    campaigns: Sequence[Mapping] | None = CAMPAIGNS,
+    stock_history_weeks: int = 8,
 ) -> SyntheticData:
     """``anomalies``: planted incidents, each ``{day, days, channel, factor}`` — the order rate of
     ``channel`` (every channel when null) times ``factor`` for ``days`` days from ``day`` (an
     offset from ``start``; negative counts from the end), e.g. a web outage
-    ``{day: -2, days: 1, channel: web, factor: 0.1}``; the monitor's alert tests plant one."""
+    ``{day: -2, days: 1, channel: web, factor: 0.1}``; the monitor's alert tests plant one.
+
+    ``campaigns``: each ``{id, type, channel, day, days, reach, holdout, cost_per_contact,
+    fixed_cost, uplift: {active, lapsed, never}, only}`` (see :data:`CAMPAIGNS`, the default;
+    ``[]`` or null for none). Campaign baskets come from their own random stream and are added
+    to the channel's sales, so everything else is the same with or without campaigns.
+
+    ``stock_history_weeks``: weekly stock snapshots before the last day (some SKUs out of stock
+    in them), so that back-in-stock audiences have a history; from their own random stream."""
     rng = np.random.default_rng(seed)
     params = dict(
         seed=seed, n_people=n_people, n_skus=n_skus, n_stores=n_stores, start=start, days=days
     )
     if anomalies:  # part of the data's fingerprint (feature-store versions) only when planted
         params["anomalies"] = [dict(a) for a in anomalies]
+    if stock_history_weeks:
+        params["stock_history_weeks"] = int(stock_history_weeks)
+    campaigns = [dict(c) for c in (campaigns or ())]
+    if campaigns:
+        params["campaigns"] = campaigns
 
     # --- people and their identities ----------------------------------------------------------
     person = np.arange(n_people)
@@ -222,6 +265,11 @@ def generate(
     )
     lines[C.CATEGORY] = lines[C.SKU].map(dict(zip(sku, category, strict=True)))
 
+    camp = _campaigns(seed, campaigns, sales, uses, dates, sku, base_price, category)
+    if camp is not None:
+        lines = pd.concat([lines, camp["orders"]], ignore_index=True).sort_values(
+            C.TS, kind="stable"
+        )
     raw = {}
     for ch in CHANNELS:
         part = lines[lines[C.CHANNEL] == ch].copy()
@@ -247,12 +295,124 @@ def generate(
         rng.random(len(inventory)) < 0.3, np.ceil(inventory["rate"] * 14), 0.0
     )
     inventory[C.AS_OF] = dates[-1]
-    inventory = inventory[C.INVENTORY]
-    exports = _events(seed, sales, ids, uses, sku, dates, identity) if events else {}
-    return SyntheticData(
+    history = [inventory]
+    hist_rng = np.random.default_rng(seed + 30_011)
+    for week in range(1, int(stock_history_weeks) + 1):
+        if week * 7 >= days:
+            break
+        past = inventory.copy()
+        past[C.ON_HAND] = np.floor(past["rate"] * hist_rng.uniform(0, 60, len(past)))
+        past.loc[hist_rng.random(len(past)) < 0.15, C.ON_HAND] = 0.0
+        past[C.AS_OF] = dates[-1] - pd.Timedelta(days=7 * week)
+        history.append(past)
+    inventory = pd.concat(history[::-1], ignore_index=True)[C.INVENTORY]
+    bought = sales if camp is None else pd.concat([sales, camp["orders"]], ignore_index=True)
+    exports = _events(seed, bought, ids, uses, sku, dates, identity) if events else {}
+    out = SyntheticData(
         raw=raw, locations=locations, inventory=inventory, truth=truth, params=params,
         events=exports,
     )  # fmt: skip
+    if camp is not None:
+        members = camp["members"]
+        own_id = np.empty(len(members), dtype=object)
+        for ch in members[C.CHANNEL].unique():
+            mine = (members[C.CHANNEL] == ch).to_numpy()
+            own_id[mine] = ids[ch][members.loc[mine, "person"].to_numpy()]
+        members[C.CUSTOMER_ID] = own_id
+        out.campaigns = camp["campaigns"]
+        out.members = members[[C.CAMPAIGN_ID, C.CUSTOMER_ID, C.GROUP, C.CHANNEL]].reset_index(
+            drop=True
+        )
+        out.campaign_truth = camp["truth"]
+        out.uplift_truth = members[[C.CAMPAIGN_ID, C.CUSTOMER_ID, C.CHANNEL, "person", C.GROUP,
+                                    "segment", "uplift"]].reset_index(drop=True)  # fmt: skip
+        if events:  # the send is recorded as an exposure of each treated member
+            sent = members[members[C.GROUP] == C.GROUP_TREATED]
+            for ch in set(sent[C.CHANNEL]) & set(exports):
+                mine = sent[sent[C.CHANNEL] == ch]
+                ev = pd.DataFrame({C.CUSTOMER_ID: mine[C.CUSTOMER_ID].to_numpy(), C.SKU: None,
+                                   C.TS: mine["sent"].to_numpy(), C.EVENT: C.EVENT_EXPOSURE,
+                                   C.CHANNEL: ch})  # fmt: skip
+                ev = ev.merge(identity[ch], on=C.CUSTOMER_ID, how="left")
+                both = pd.concat([exports[ch], ev[exports[ch].columns]], ignore_index=True)
+                exports[ch] = both.drop_duplicates(
+                    [C.CUSTOMER_ID, C.TS, C.EVENT, C.SKU]
+                ).sort_values(C.TS, kind="stable", ignore_index=True)
+    return out
+
+
+def _campaigns(seed, campaigns, sales, uses, dates, sku, base_price, category) -> dict | None:
+    """Campaign exports with a known effect (a random stream of their own; see the module doc).
+
+    Each treated member places one extra online basket (1 + Poisson(1.2) lines of uniformly
+    drawn SKUs, one unit each at the regular price) on a uniform day of the campaign window with
+    probability ``uplift[segment]``: the expected incremental revenue per targeted customer is
+    ``mean(uplift) x 2.2 x mean(base_price)``, orders ``mean(uplift)``."""
+    if not campaigns:
+        return None
+    rng = np.random.default_rng(seed + 20_011)
+    n_days = len(dates)
+    basket_value = 2.2 * float(base_price.mean())
+    orders, members, rows, truth = [], [], [], []
+    order_no = 0
+    for c in campaigns:
+        ch, first = c["channel"], int(c["day"]) % n_days
+        days = int(c.get("days", 7))
+        start = dates[first]
+        before = sales[sales[C.TS] < start].groupby("person")[C.TS].max()
+        users = np.flatnonzero(uses[ch])
+        last = before.reindex(users)
+        recent = (start - last) <= pd.Timedelta(days=ACTIVE_DAYS)
+        segment = np.where(last.isna(), "never", np.where(recent, "active", "lapsed"))
+        pool = users if not c.get("only") else users[segment == c["only"]]
+        seg_of = dict(zip(users, segment, strict=True))
+        reach = float(c.get("reach", 1.0))
+        target = pool[rng.random(len(pool)) < reach]
+        hold = rng.random(len(target)) < float(c.get("holdout", 0.0))
+        seg = np.array([seg_of[p] for p in target], dtype=object)
+        uplift = np.array([float(c["uplift"].get(s, 0.0)) for s in seg])
+        treated = target[~hold]
+        respond = rng.random(len(treated)) < uplift[~hold]
+        buyers = treated[respond]
+        day = first + rng.integers(0, days, len(buyers))
+        n_lines = 1 + rng.poisson(1.2, len(buyers))
+        line_order = np.repeat(np.arange(len(buyers)), n_lines)
+        pick = rng.integers(0, len(sku), len(line_order))
+        ts = dates[np.minimum(day, n_days - 1)] + pd.to_timedelta(
+            rng.integers(8 * 3600, 21 * 3600, len(buyers)), unit="s"
+        )
+        ids = np.array([f"{ID_PREFIX[ch]}C{order_no + i:07d}" for i in range(len(buyers))])
+        order_no += len(buyers)
+        orders.append(pd.DataFrame({
+            C.ORDER_ID: ids[line_order],
+            C.LINE: np.arange(len(line_order)) - np.repeat(np.cumsum(n_lines) - n_lines, n_lines) + 1,
+            C.TS: ts[line_order], "person": buyers[line_order], C.CHANNEL: ch,
+            C.LOCATION_ID: ONLINE_DC, C.SKU: sku[pick], C.QTY: 1, C.UNIT_PRICE: base_price[pick],
+            C.PROMO: False,
+        }))  # fmt: skip
+        group = np.where(hold, C.GROUP_HOLDOUT, C.GROUP_TREATED)
+        members.append(pd.DataFrame({C.CAMPAIGN_ID: c["id"], "person": target, C.GROUP: group,
+                                     C.CHANNEL: ch, "segment": seg, "uplift": uplift,
+                                     "sent": start + pd.Timedelta(hours=9)}))  # fmt: skip
+        n_treated = int((~hold).sum())
+        cost = float(c.get("cost_per_contact", 0.0)) * n_treated + float(c.get("fixed_cost", 0.0))
+        end = dates[min(first + days - 1, n_days - 1)]
+        rows.append({C.CAMPAIGN_ID: c["id"], C.CAMPAIGN_TYPE: c.get("type", "campaign"),
+                     C.CHANNEL: ch, C.START: start, C.END: end, C.COST: round(cost, 2)})  # fmt: skip
+        truth.append({
+            C.CAMPAIGN_ID: c["id"], "targeted": len(target), "treated": n_treated,
+            "holdout": int(hold.sum()), "randomised": bool(hold.any()),
+            "orders_per_customer": float(uplift.mean()) if len(uplift) else 0.0,
+            "revenue_per_customer": float(uplift.mean()) * basket_value if len(uplift) else 0.0,
+            "revenue_per_treated": float(uplift[~hold].mean()) * basket_value if n_treated else 0.0,
+            **{f"uplift_{s}": float(c["uplift"].get(s, 0.0)) for s in SEGMENTS},
+            **{f"share_{s}": float((seg == s).mean()) if len(seg) else 0.0 for s in SEGMENTS},
+        })  # fmt: skip
+    order_lines = pd.concat(orders, ignore_index=True)
+    order_lines[C.NAME] = [f"{category[int(s[3:])]} item {s}" for s in order_lines[C.SKU]]
+    order_lines[C.CATEGORY] = [category[int(s[3:])] for s in order_lines[C.SKU]]
+    return {"orders": order_lines, "members": pd.concat(members, ignore_index=True),
+            "campaigns": pd.DataFrame(rows), "truth": pd.DataFrame(truth)}  # fmt: skip
 
 
 EVENT_CHANNELS = ("web", "app")  # where browsing is recorded
@@ -338,10 +498,24 @@ def load(options: IngestOptions | None = None, **params) -> IngestResult:
     ]  # fmt: skip
     frames = {str(s.path): data.raw[s.name] for s in specs} | {str(inventory.path): data.inventory}
     frames |= {str(e.path): data.events[e.name] for e in event_specs}
+    campaign_specs = []
+    if data.campaigns is not None:
+        for ch, members in data.members.groupby(C.CHANNEL):  # members carry the channel's own ids
+            mine = data.campaigns[data.campaigns[C.CHANNEL] == ch]
+            spec = CampaignSpec(
+                name=f"campaigns_{ch}", path=Path("synthetic") / f"campaigns_{ch}.csv",
+                columns={c: c for c in mine.columns},
+                members=MembersSpec(name=ch, path=Path("synthetic") / f"members_{ch}.csv",
+                                    columns={c: c for c in C.CAMPAIGN_MEMBERS[:3]}),
+            )  # fmt: skip
+            frames |= {str(spec.path): mine, str(spec.members.path): members}
+            campaign_specs.append(spec)
     result = ingest(
         specs, options, inventory=inventory, events=event_specs, raw_frames=frames,
-        locations=data.locations,
+        locations=data.locations, campaigns=campaign_specs,
     )  # fmt: skip
+    if data.campaign_truth is not None:  # what the measurement must find
+        result.report["campaigns"]["truth"] = data.campaign_truth.to_dict("records")
     result.report["data_fingerprint"] = hashlib.sha256(
         json.dumps(data.params, sort_keys=True).encode()
     ).hexdigest()
