@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences campaigns bench-campaigns
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -105,6 +105,9 @@ tune: $(STAMP) ## Optuna study: ARGS="task=forecast model=lightgbm" or "task=rec
 clv: $(STAMP) ## customer lifetime value: BG/NBD + Gamma-Gamma holdout evaluation (MLflow) and per-customer values
 	$(PY) -m pipelines.clv $(ARGS)
 
+campaigns: $(STAMP) ## measure campaigns (holdout effects with intervals, ROI, power, uplift models); ARGS="paths.output=..." for another dataset
+	$(PY) -m pipelines.measure_campaigns $(ARGS)
+
 audiences: $(STAMP) ## win-back / VIP / at-risk / nurture audiences with suppression and a random holdout
 	$(PY) -m pipelines.audiences $(ARGS)
 
@@ -143,6 +146,9 @@ bench-pools: $(STAMP) ## LightGBM pooled as one model / per partition / per cate
 
 bench-monitor: $(STAMP) $(CHROMIUM) ## KPI speed/memory, anomaly recall vs a naive peer, console p95 in chromium (after make run)
 	$(PY) -m benchmarks.bench_monitor $(ARGS)
+
+bench-campaigns: $(STAMP) ## campaign measurement on generator data with a known effect: interval coverage over 50 seeds, uplift Qini vs response model
+	$(PY) -m benchmarks.bench_campaigns $(ARGS)
 
 bench-clv: $(STAMP) ## CLV on Online Retail vs the naive past-rate peer (after make run)
 	$(PY) -m benchmarks.bench_clv $(ARGS)

@@ -1,7 +1,7 @@
 """The main job (`make run`): every step in order on the configured data.
 
-ingest -> features -> forecasts -> recommendations -> CLV -> audiences -> reorder plan -> KPIs and alerts (the last
-step; `make serve` packages the champions it promoted, `make console` shows the results). `steps=[ingest,build_features]` runs a part, in the same
+ingest -> features -> forecasts -> recommendations -> CLV -> audiences -> campaign measurement ->
+reorder plan -> KPIs and alerts (the last step; `make serve` packages the champions it promoted, `make console` shows the results). `steps=[ingest,build_features]` runs a part, in the same
 order (the data benchmark times exactly that).
 """
 
@@ -19,6 +19,7 @@ from pipelines import (
     build_features,
     clv,
     ingest,
+    measure_campaigns,
     monitor,
     plan_inventory,
     train_forecast,
@@ -36,6 +37,7 @@ STEPS = [
     ("train_recsys", train_recsys.run),
     ("clv", clv.run),
     ("audiences", audiences.run),
+    ("measure_campaigns", measure_campaigns.run),
     ("plan_inventory", plan_inventory.run),
     ("monitor", monitor.run),
 ]

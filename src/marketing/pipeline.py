@@ -15,14 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.features import tables as TB
 from src.features.csv_export import to_csv
 from src.features.sets import customer_set, open_store
 from src.features.tables import read_table
 from src.marketing import audiences as AU
+from src.marketing import campaigns as K
 from src.marketing import clv
+from src.marketing import uplift as UP
 from src.tracking.runs import configure
 
 log = logging.getLogger(__name__)
@@ -100,6 +104,16 @@ def run_audiences(config: Mapping) -> dict:
                     [C.CUSTOMER_ID, C.SKU, C.QTY, C.UNIT_PRICE, C.LINE_TYPE, C.TS])  # fmt: skip
     prof = AU.profile(rfm, aipl, values, tx, read_table(tables, "products"))
     as_of = pd.Timestamp(cfg["as_of"]) if cfg.get("as_of") else tx[C.TS].max().normalize()
+    bis = cfg["back_in_stock"]
+    events = read_table(tables, "events") if TB.table_files(tables, "events") else None
+    wanted, restocked = AU.back_in_stock(
+        read_table(tables, "inventory"), events, tx, as_of, int(bis["lookback_days"]),
+        int(bis["interest_days"]), tuple(bis["interest_events"]), bool(bis["purchases"]),
+    )  # fmt: skip
+    browsers = wanted.index.difference(prof[C.CUSTOMER_ID])  # wanted it, never bought yet
+    if len(browsers):
+        prof = pd.concat([prof, pd.DataFrame({C.CUSTOMER_ID: browsers})], ignore_index=True)
+    prof[AU.RESTOCKED] = prof[C.CUSTOMER_ID].map(wanted)
     contacts_path = out_dir / "contacts.parquet"
     contacts = pd.read_parquet(contacts_path) if contacts_path.exists() else None
     treated_before = None  # earlier runs' treated customers (a rerun of the day replaces it)
@@ -118,6 +132,7 @@ def run_audiences(config: Mapping) -> dict:
         to_csv(g, folder / f"{name}.csv")
     audiences.to_parquet(folder / "audiences.parquet", index=False)
     to_csv(report, folder / "report.csv")
+    to_csv(restocked, folder / "restocked_skus.csv")
     if contacts is not None:  # a rerun for the same day replaces that day's sends
         contacts = contacts[pd.to_datetime(contacts[AU.AS_OF]) != as_of]
     log_rows = audiences[[AU.AUDIENCE, AU.AS_OF, C.CUSTOMER_ID, AU.GROUP]]
@@ -131,3 +146,165 @@ def run_audiences(config: Mapping) -> dict:
     log.info("audiences on %s: %d customers in %d audiences (%.1f s) -> %s", as_of.date(),
              len(audiences), audiences[AU.AUDIENCE].nunique(), seconds, folder)  # fmt: skip
     return {"rows": len(audiences), "report": report, "seconds": seconds, "path": str(folder)}
+
+
+def _audience_sends(contacts_path: Path, cfg: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """retail-brain's own audience sends (``contacts.parquet``) as campaigns: one per audience
+    and day, its window the ``window_days`` after the send, its cost ``cost_per_contact``."""
+    if not cfg.get("enabled") or not contacts_path.exists():
+        return TB.empty("campaigns"), TB.empty("campaign_members")
+    contacts = pd.read_parquet(contacts_path)
+    day = pd.to_datetime(contacts[AU.AS_OF]).dt.normalize()
+    cid = contacts[AU.AUDIENCE].astype(str) + "@" + day.dt.strftime("%Y-%m-%d")
+    members = pd.DataFrame({C.CAMPAIGN_ID: cid, C.CUSTOMER_ID: contacts[C.CUSTOMER_ID].astype(str),
+                            C.GROUP: contacts[AU.GROUP], C.SOURCE: "audiences"})  # fmt: skip
+    first = pd.DataFrame({C.CAMPAIGN_ID: cid, "audience": contacts[AU.AUDIENCE], "day": day})
+    first = first.drop_duplicates(C.CAMPAIGN_ID)
+    n_treated = members[members[C.GROUP] == C.GROUP_TREATED].groupby(C.CAMPAIGN_ID).size()
+    camp = pd.DataFrame({
+        C.CAMPAIGN_ID: first[C.CAMPAIGN_ID], C.CAMPAIGN_TYPE: first["audience"],
+        C.CHANNEL: "audience", C.START: first["day"] + pd.Timedelta(days=1),
+        C.END: first["day"] + pd.Timedelta(days=int(cfg["window_days"])),
+        C.COST: first[C.CAMPAIGN_ID].map(n_treated).fillna(0).to_numpy()
+        * float(cfg["cost_per_contact"]),
+        C.SOURCE: "audiences",
+    })  # fmt: skip
+    return TB.conform("campaigns", camp), TB.conform("campaign_members", members)
+
+
+def run_measure(config: Mapping) -> dict:
+    """`python -m pipelines.measure_campaigns`: every campaign whose window has closed in the data
+    is measured (conf/measure); results, power tables, uplift studies and next targets are
+    written to ``<marketing>/campaigns/`` and tracked in the MLflow experiment ``campaigns``."""
+    cfg, paths = config["measure"], config["paths"]
+    tables = paths["tables"]
+    t0 = time.perf_counter()
+    campaigns = read_table(tables, "campaigns") if TB.table_files(tables, "campaigns") else None
+    members = (
+        read_table(tables, "campaign_members")
+        if TB.table_files(tables, "campaign_members")
+        else None
+    )
+    out_dir = Path(paths["marketing"]) / "campaigns"
+    own, own_members = _audience_sends(Path(paths["marketing"]) / "contacts.parquet",
+                                       cfg["audience_sends"])  # fmt: skip
+    parts = [c for c in (campaigns, own) if c is not None and len(c)]
+    if not parts:
+        log.warning("no campaigns in %s and no audience sends: nothing to measure (map campaign "
+                    "files with data.campaigns, see conf/data/generic.yaml)", tables)  # fmt: skip
+        return {"campaigns": 0, "measured": 0}
+    campaigns = pd.concat(parts, ignore_index=True)
+    members = pd.concat([m for m in (members, own_members) if m is not None and len(m)],
+                        ignore_index=True)  # fmt: skip
+    tx = read_table(tables, "transactions")
+    products = read_table(tables, "products")
+    events = read_table(tables, "events") if TB.table_files(tables, "events") else None
+    lines = K.line_values(tx, products, float(cfg["margin_rate"]))
+    costed_share = float(lines["costed"].mean()) if len(lines) else 0.0
+    channels = sorted(map(str, tx[C.CHANNEL].dropna().unique()))[:8]
+    customers = pd.Index(lines[C.CUSTOMER_ID].unique())
+    del tx
+    data_end = lines["day"].max()
+    alpha, attribution = float(cfg["alpha"]), int(cfg["attribution_days"])
+
+    tracking = config["tracking"]
+    configure(tracking["uri"], "campaigns", tracking["artifact_root"])
+    results, powers, studies, curves, targets, skipped = [], [], [], [], [], []
+    for camp in campaigns.to_dict("records"):
+        cid = camp[C.CAMPAIGN_ID]
+        mem = members[members[C.CAMPAIGN_ID] == cid]
+        window_end = pd.Timestamp(camp[C.END]) + pd.Timedelta(days=attribution)
+        n_t = int((mem[C.GROUP] == C.GROUP_TREATED).sum())
+        why = None
+        if window_end > data_end:
+            why = f"window ends {window_end.date()}, data ends {data_end.date()}"
+        elif n_t < int(cfg["min_treated"]):
+            why = f"{n_t} treated customers < measure.min_treated={cfg['min_treated']}"
+        if why:
+            skipped.append({C.CAMPAIGN_ID: cid, "reason": why})
+            log.info("campaign %s not measured: %s", cid, why)
+            continue
+        row, frame = K.measure(camp, mem, lines, events, customers, channels, cfg, costed_share)
+        results.append(row)
+        power = K.power_table(frame, cfg["power"]["lifts"], float(cfg["power"]["holdout_share"]),
+                              alpha, float(cfg["power"]["power"]))  # fmt: skip
+        powers.append(power.assign(**{C.CAMPAIGN_ID: cid}))
+        study = None
+        if (
+            row["method"] == K.RANDOMISED
+            and cfg["uplift"]["enabled"]
+            and len(frame) >= int(cfg["uplift"]["min_members"])
+        ):
+            study, next_targets = _uplift(cfg["uplift"], camp, frame, lines, events, customers,
+                                          channels, data_end)  # fmt: skip
+            studies.append({C.CAMPAIGN_ID: cid, "chosen": study["chosen"],
+                            **{f"validation_qini/{k}": v for k, v in study["validation"].items()},
+                            **{f"test_qini/{k}": v for k, v in study["test"].items()},
+                            "n_train": study["n_train"], "n_test": study["n_test"]})  # fmt: skip
+            curves.append(study["curves"].assign(**{C.CAMPAIGN_ID: cid}))
+            targets.append(next_targets)
+        _track(row, power, study)
+        log.info("%s (%s): revenue %+.2f per customer [%+.2f, %+.2f], p=%.3f; ROI %.2f [%.2f, "
+                 "%.2f] — %s", cid, row["method"].split(":")[0], row["revenue_per_customer"],
+                 row["revenue_lo"], row["revenue_hi"], row["revenue_p"], row["roi"],
+                 row["roi_lo"], row["roi_hi"], row["verdict"])  # fmt: skip
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {
+        "results": pd.DataFrame(results),
+        "power": pd.concat(powers, ignore_index=True) if powers else pd.DataFrame(),
+        "uplift": pd.DataFrame(studies),
+        "qini_curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+        "next_targets": pd.concat(targets, ignore_index=True) if targets else pd.DataFrame(),
+        "not_measured": pd.DataFrame(skipped, columns=[C.CAMPAIGN_ID, "reason"]),
+    }
+    for name, frame in written.items():
+        tmp = out_dir / f"{name}.parquet.tmp"
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(out_dir / f"{name}.parquet")  # readers never see half a file
+        if name != "qini_curves":
+            to_csv(frame, out_dir / f"{name}.csv")
+    seconds = time.perf_counter() - t0
+    log.info("measured %d of %d campaigns in %.1f s -> %s", len(results), len(campaigns), seconds,
+             out_dir)  # fmt: skip
+    return {"campaigns": len(campaigns), "measured": len(results), "seconds": seconds,
+            "path": str(out_dir), **written}  # fmt: skip
+
+
+def _uplift(cfg, camp, frame, lines, events, customers, channels, data_end):
+    """Uplift study on one randomised campaign, then the chosen learner refitted on all its
+    members scores every customer as of the data's end: whom to target next, best first."""
+    feats = UP.features(lines, events, frame.index, camp[C.START], channels)
+    y = frame[cfg["outcome"]].to_numpy(float)
+    if cfg["outcome"] == K.CONVERTED:
+        y = (y > 0).astype(float)
+    study = UP.uplift_study(feats, frame[K.TREATMENT].to_numpy(), y, cfg["learners"],
+                            seed=int(cfg["seed"]), test_share=float(cfg["test_share"]),
+                            folds=int(cfg["folds"]), params=cfg["lgbm"])  # fmt: skip
+    now = UP.features(lines, events, customers, data_end + pd.Timedelta(days=1), channels)
+    score = UP.fit_predict(study["chosen"], feats.to_numpy(float), frame[K.TREATMENT].to_numpy(),
+                           y, now.to_numpy(float), int(cfg["seed"]), cfg["lgbm"])  # fmt: skip
+    ranked = pd.DataFrame({C.CUSTOMER_ID: now.index, "uplift": score})
+    ranked = ranked.sort_values("uplift", ascending=False, kind="stable", ignore_index=True)
+    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    ranked[C.CAMPAIGN_ID] = camp[C.CAMPAIGN_ID]
+    ranked[C.CAMPAIGN_TYPE] = camp[C.CAMPAIGN_TYPE]
+    ranked["model"] = study["chosen"]
+    return study, ranked.head(int(cfg["top_targets"]))
+
+
+def _track(row: Mapping, power: pd.DataFrame, study: Mapping | None) -> None:
+    with mlflow.start_run(run_name=f"campaign {row[C.CAMPAIGN_ID]}"):
+        mlflow.set_tags({"method": row["method"], "verdict": row["verdict"]})
+        mlflow.log_params({k: str(row[k]) for k in (C.CAMPAIGN_ID, C.CAMPAIGN_TYPE, C.CHANNEL,
+                                                     C.START, C.END, "cost_source", "margin")})  # fmt: skip
+        numeric = {k: float(v) for k, v in row.items()
+                   if isinstance(v, int | float | np.number) and np.isfinite(v)}  # fmt: skip
+        mlflow.log_metrics(numeric)
+        mlflow.log_table(power, "power.json")
+        if study is not None:
+            mlflow.set_tag("uplift_model", study["chosen"])
+            mlflow.log_metrics({f"uplift/validation_qini/{k}": v
+                                for k, v in study["validation"].items()})  # fmt: skip
+            mlflow.log_metrics({f"uplift/test_qini/{k}": v for k, v in study["test"].items()})
+            mlflow.log_figure(UP.qini_plot(study["curves"], str(row[C.CAMPAIGN_ID])),
+                              "plots/qini.png")  # fmt: skip
