@@ -15,6 +15,9 @@ condition                  meaning
 ``aipl_in``                AIPL stages of the latest month
 ``first_purchase_within``  days since the first purchase at most this
 ``top_category_in``        the customer's most-bought category
+``back_in_stock``          (true) the customer viewed, wished for, carted or bought a SKU that was
+                           out of stock in a recent stock snapshot and is in stock in the latest
+                           (:func:`back_in_stock`); their recommended items are those SKUs
 =========================  =====================================================================
 
 Every audience is dated (``as_of``), carries the reason (the rule's description with the
@@ -43,7 +46,74 @@ AUDIENCE_COLUMNS = [AUDIENCE, AS_OF, C.CUSTOMER_ID, GROUP, REASON, ITEMS]
 CONDITIONS = {
     "recency_days_min", "recency_days_max", "frequency_min", "clv_tier_min", "clv_top_share",
     "p_alive_min", "lifecycle_in", "aipl_in", "first_purchase_within", "top_category_in",
+    "back_in_stock",
 }  # fmt: skip
+RESTOCKED = "back_in_stock_skus"  # profile column: the restocked SKUs the customer wanted
+
+
+def back_in_stock(
+    inventory: pd.DataFrame,
+    events: pd.DataFrame | None,
+    transactions: pd.DataFrame,
+    as_of: pd.Timestamp,
+    lookback_days: int = 28,
+    interest_days: int = 90,
+    interest_events: tuple[str, ...] = (C.EVENT_VIEW, C.EVENT_WISHLIST, C.EVENT_CART),
+    purchases: bool = True,
+) -> tuple[pd.Series, pd.DataFrame]:
+    """Who wanted a SKU that is back in stock: ``(customer -> "SKU SKU ...", restocked SKUs)``.
+
+    A SKU is *restocked* when its stock over all locations was zero in a snapshot of the
+    ``lookback_days`` before the latest snapshot (on or before ``as_of``) and is positive in the
+    latest. A customer *wanted* it with an event in ``interest_events`` on it since the first
+    snapshot that found it out of stock, or (``purchases``) bought it in the ``interest_days``
+    before that (a repeat buyer who found it gone). Needs a stock history (two or more
+    snapshots); with one, nobody qualifies and the log says why."""
+    empty = pd.Series(dtype=object), pd.DataFrame(columns=[C.SKU, "out_since", "on_hand"])
+    inv = inventory[pd.to_datetime(inventory[C.AS_OF]) <= as_of]
+    days = sorted(pd.to_datetime(inv[C.AS_OF]).dt.normalize().unique())
+    if len(days) < 2:
+        log.info("back in stock: %d stock snapshot(s) up to %s; needs a history of two or more",
+                 len(days), as_of.date())  # fmt: skip
+        return empty
+    total = inv.assign(day=pd.to_datetime(inv[C.AS_OF]).dt.normalize()).groupby(
+        [C.SKU, "day"])[C.ON_HAND].sum().unstack("day")  # fmt: skip
+    latest = days[-1]
+    window = [d for d in days[:-1] if d >= latest - pd.Timedelta(days=int(lookback_days))]
+    if not window:
+        return empty
+    was_out = (total[window].fillna(0) <= 0).any(axis=1)
+    now_in = total[latest].fillna(0) > 0
+    restocked = total.index[was_out & now_in]
+    if not len(restocked):
+        return empty
+    out_since = total.loc[restocked, window].le(0).idxmax(axis=1)
+    info = pd.DataFrame({C.SKU: restocked, "out_since": out_since.to_numpy(),
+                         "on_hand": total.loc[restocked, latest].to_numpy()})  # fmt: skip
+    # wanted while it was out: an interest event between the snapshot that first found it out
+    # and the latest; or a purchase of it in the interest_days before it ran out (repeat buyers)
+    out_at = info.set_index(C.SKU)["out_since"]
+    end = latest + pd.Timedelta(days=1)
+    wants = []
+    if events is not None and len(events):
+        ev = events[events[C.EVENT].isin(list(interest_events)) & events[C.SKU].isin(restocked)]
+        ev = ev[(ev[C.TS] >= ev[C.SKU].map(out_at)) & (ev[C.TS] < end)]
+        wants.append(ev[[C.CUSTOMER_ID, C.SKU]])
+    if purchases:
+        tx = transactions
+        bought = tx[(tx[C.LINE_TYPE] == C.LINE_SALE) & tx[C.SKU].isin(restocked)
+                    & tx[C.CUSTOMER_ID].notna()]  # fmt: skip
+        ran_out = bought[C.SKU].map(out_at)
+        bought = bought[(bought[C.TS] < ran_out)
+                        & (bought[C.TS] >= ran_out - pd.Timedelta(days=int(interest_days)))]  # fmt: skip
+        wants.append(bought[[C.CUSTOMER_ID, C.SKU]])
+    pairs = pd.concat(wants, ignore_index=True).dropna().astype(str).drop_duplicates()
+    per_customer = (
+        pairs.sort_values([C.CUSTOMER_ID, C.SKU]).groupby(C.CUSTOMER_ID)[C.SKU].agg(" ".join)
+    )
+    log.info("back in stock: %d SKUs restocked by %s, wanted by %d customers", len(restocked),
+             latest.date(), len(per_customer))  # fmt: skip
+    return per_customer, info
 
 
 def profile(
@@ -111,11 +181,15 @@ def select(prof: pd.DataFrame, where: Mapping) -> pd.Series:
         m &= prof["days_since_first"] <= float(w["first_purchase_within"])
     if "top_category_in" in w:
         m &= prof["top_category"].astype(str).isin([str(x) for x in w["top_category_in"]])
+    if w.get("back_in_stock"):
+        m &= prof[RESTOCKED].fillna("").astype(str) != "" if RESTOCKED in prof else False
     return m.fillna(False).astype(bool)
 
 
 def _reason(rule: Mapping, rows: pd.DataFrame) -> pd.Series:
     base = str(rule.get("description", rule["name"]))
+    if rule.get("where", {}).get("back_in_stock"):
+        return base + " · back in stock: " + rows[RESTOCKED].astype(str)
     extra = (" · last purchase " + rows[C.RECENCY_DAYS].round().astype(int).astype(str)
              + " days ago · CLV tier " + rows["clv_tier"].fillna(0).astype(int).astype(str)
              + " · stage " + rows[C.LIFECYCLE].astype(str))  # fmt: skip
@@ -166,7 +240,9 @@ def build(
         aud = pd.DataFrame({
             AUDIENCE: name, AS_OF: as_of, C.CUSTOMER_ID: keep[C.CUSTOMER_ID].astype(str).to_numpy(),
             GROUP: group, REASON: _reason(rule, keep).to_numpy(),
-            ITEMS: (keep[C.CUSTOMER_ID].astype(str).map(items).fillna("").to_numpy()
+            ITEMS: (keep[RESTOCKED].astype(str).to_numpy()
+                    if rule.get("where", {}).get("back_in_stock") else
+                    keep[C.CUSTOMER_ID].astype(str).map(items).fillna("").to_numpy()
                     if items is not None else ""),
         })  # fmt: skip
         taken |= set(aud[C.CUSTOMER_ID])

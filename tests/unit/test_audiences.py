@@ -77,3 +77,42 @@ def test_recommended_items_come_along_and_bad_conditions_are_named():
     assert out.set_index(C.CUSTOMER_ID).loc[who, AU.ITEMS] == "A B"
     with pytest.raises(ValueError, match="conditions \\['clv_tier_max'\\] unknown"):
         AU.build(prof(), [{"name": "x", "where": {"clv_tier_max": 2}}], None, None, AS_OF)
+
+
+def test_back_in_stock_finds_who_wanted_a_restocked_sku():
+    snap = lambda day, rows: pd.DataFrame(  # noqa: E731
+        [{C.LOCATION_ID: loc, C.SKU: sku, C.AS_OF: pd.Timestamp(day), C.ON_HAND: q, C.ON_ORDER: 0.0}
+         for loc, sku, q in rows])  # fmt: skip
+    inventory = pd.concat([
+        snap("2024-06-16", [("s1", "A", 5), ("s2", "A", 0), ("s1", "B", 4), ("s1", "C", 0)]),
+        snap("2024-06-23", [("s1", "A", 0), ("s2", "A", 0), ("s1", "B", 3), ("s1", "C", 0)]),
+        snap("2024-06-30", [("s1", "A", 2), ("s2", "A", 0), ("s1", "B", 2), ("s1", "C", 0)]),
+    ])  # fmt: skip
+    events = pd.DataFrame({
+        C.CUSTOMER_ID: ["v1", "v2", "v3", "v4"],
+        C.TS: pd.to_datetime(["2024-06-25", "2024-06-26", "2024-06-10", "2024-06-25"]),
+        C.EVENT: ["view", "wishlist", "view", "view"],
+        C.SKU: ["A", "A", "A", "B"],
+    })  # fmt: skip
+    tx = pd.DataFrame({
+        C.CUSTOMER_ID: ["b1", "b2"], C.SKU: ["A", "A"], C.LINE_TYPE: ["sale", "sale"],
+        C.TS: pd.to_datetime(["2024-06-20", "2024-04-01"]),
+    })  # fmt: skip
+    wanted, info = AU.back_in_stock(inventory, events, tx, AS_OF, lookback_days=28,
+                                    interest_days=30)  # fmt: skip
+    # A: out everywhere on 06-23, back on 06-30; B never out; C still out
+    assert list(info[C.SKU]) == ["A"] and info["out_since"].iat[0] == pd.Timestamp("2024-06-23")
+    # v1, v2 looked while it was out; v3 looked before; b1 bought it in the 30 days before it
+    # ran out, b2 long before; v4 wanted B, which never ran out
+    assert dict(wanted) == {"b1": "A", "v1": "A", "v2": "A"}
+    p = pd.concat([prof(3), pd.DataFrame({C.CUSTOMER_ID: ["v1", "v2", "b1"]})], ignore_index=True)
+    p[AU.RESTOCKED] = p[C.CUSTOMER_ID].map(wanted)
+    rules = [{"name": "back_in_stock", "description": "back", "where": {"back_in_stock": True}},
+             *RULES]  # fmt: skip
+    out, _ = AU.build(p, rules, None, None, AS_OF, holdout_share=0.0)
+    bis = out[out[AU.AUDIENCE] == "back_in_stock"]
+    assert sorted(bis[C.CUSTOMER_ID]) == ["b1", "v1", "v2"]
+    assert (bis[AU.ITEMS] == "A").all() and bis[AU.REASON].str.contains("back in stock: A").all()
+    # a single snapshot is no history: nobody qualifies
+    one, _ = AU.back_in_stock(inventory[inventory[C.AS_OF] == AS_OF], events, tx, AS_OF)
+    assert one.empty
