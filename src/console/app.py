@@ -3,7 +3,8 @@
 Pages: *Overview* (KPI tiles with sparklines and period-over-period change, drill-down by
 channel / location / category / segment, date range), *Alerts* (filter, acknowledge), *Planning*
 (reorder suggestions and transfers with filters, a SKU's forecast fan chart with its history,
-CSV export), *Customers* (segment sizes and flows, top customers, audience downloads) and
+CSV export), *Customers* (segment sizes and flows, top customers, audience downloads, campaign
+results with ROI and Qini) and
 *Models* (champions and challengers, links into the MLflow UI).
 
 Why Dash: it is plotly's own framework, maintained, pure Python (our users are ML engineers,
@@ -530,6 +531,76 @@ def trigger_audiences(data: ConsoleData, export: bool) -> list:
     ]
 
 
+CAMPAIGN_COLUMNS = {  # results column -> what the table calls it
+    C.CAMPAIGN_ID: "campaign", C.CHANNEL: "channel", "method": "method",
+    "n_treated": "treated", "holdout": "holdout", "revenue_per_customer": "revenue / customer",
+    "revenue_lo": "low", "revenue_hi": "high", "revenue_p": "p", "conversion_uplift": "conv. uplift",
+    "incremental_revenue": "incr. revenue", "cost": "cost", "roi": "ROI", "roi_lo": "ROI low",
+    "roi_hi": "ROI high", "verdict": "verdict",
+}  # fmt: skip
+
+
+def campaign_section(data: ConsoleData) -> list:
+    """Did the campaigns pay? Effects with 95 % intervals, ROI, and the uplift models' Qini."""
+    res = data.campaigns()
+    if res is None or res.empty:
+        return [html.H4("Campaigns"), html.Div(
+            "No campaign measured yet: map campaign files (data.campaigns) and run "
+            "`make campaigns`; audience sends are measured once their window has closed.",
+            className="muted")]  # fmt: skip
+    res = res.sort_values(C.START, ascending=False)
+    table = res[[c for c in CAMPAIGN_COLUMNS if c in res]].rename(columns=CAMPAIGN_COLUMNS)
+    roi = go.Figure(go.Bar(
+        x=res[C.CAMPAIGN_ID], y=res["roi"],
+        error_y={"type": "data", "symmetric": False, "array": res["roi_hi"] - res["roi"],
+                 "arrayminus": res["roi"] - res["roi_lo"]},
+        marker_color=["#2e7d32" if lo > 1 else "#c62828" if hi < 1 else "#9e9e9e"
+                      for lo, hi in zip(res["roi_lo"], res["roi_hi"], strict=True)],
+    ))  # fmt: skip
+    roi.add_hline(y=1, line_dash="dash", annotation_text="ROI = 1 (break-even)")
+    roi.update_layout(height=320, margin={"t": 40},
+                      title="ROI = incremental margin / cost, with 95 % intervals "
+                            "(green: paid, red: did not, grey: not yet certain)")  # fmt: skip
+    out = [
+        html.H4("Campaigns: incremental effect vs holdout (or matched control), ROI"),
+        dcc.Graph(figure=roi, id="cu-campaign-roi"),
+        dash_table.DataTable(
+            id="cu-campaigns", data=table.round(3).to_dict("records"),
+            columns=[{"name": c, "id": c} for c in table.columns], page_size=10,
+            style_cell={"whiteSpace": "normal", "height": "auto", "textAlign": "left"},
+        ),
+    ]  # fmt: skip
+    curves = data.qini_curves()
+    if curves is not None and not curves.empty:
+        qini = go.Figure()
+        for (cid, model), g in (
+            curves.melt(
+                id_vars=["share_targeted", C.CAMPAIGN_ID], var_name="model", value_name="gain"
+            )
+            .dropna()
+            .groupby([C.CAMPAIGN_ID, "model"])
+        ):
+            qini.add_trace(go.Scatter(x=g["share_targeted"], y=g["gain"], name=f"{cid}: {model}",
+                                      line={"dash": "dash"} if model == "Random" else {}))  # fmt: skip
+        qini.update_layout(height=340, margin={"t": 40}, xaxis_title="share targeted, best first",
+                           yaxis_title="incremental conversions",
+                           title="Whom to target next: Qini curves of the uplift model vs the "
+                                 "response model and random (held-out members)")  # fmt: skip
+        out.append(dcc.Graph(figure=qini, id="cu-qini"))
+    power = data.power()
+    if power is not None and not power.empty:
+        cols = [c for c in (C.CAMPAIGN_ID, "what", "baseline_conversion", "conversion_lift_abs",
+                            "treated_for_conversion", "holdout_for_conversion",
+                            "revenue_per_customer_abs", "treated_for_revenue",
+                            "holdout_for_revenue") if c in power]  # fmt: skip
+        out += [html.H4("Power: the smallest detectable effect now, and the sample the next "
+                        "test needs (80 % power, 5 % two-sided)"),
+                dash_table.DataTable(id="cu-power", data=power[cols].round(4).to_dict("records"),
+                                     columns=[{"name": c, "id": c} for c in cols],
+                                     page_size=8)]  # fmt: skip
+    return out
+
+
 def customers_layout(data: ConsoleData) -> html.Div:
     rfm = data.customers()
     if rfm is None:
@@ -598,6 +669,7 @@ def customers_layout(data: ConsoleData) -> html.Div:
                 className="card",
             ),  # fmt: skip
             html.Div(trigger_audiences(data, export), className="card"),
+            html.Div(campaign_section(data), className="card"),
             html.Div(
                 [
                     html.H4("Customers by RFM stage, with their top recommendations"),

@@ -73,6 +73,14 @@ class ConsoleData:
         self._audiences = _Cached(aud, lambda: pd.read_parquet(aud))
         clv = Path(paths["marketing"]) / "clv.parquet"
         self._clv = _Cached(clv, lambda: pd.read_parquet(clv).astype({C.CUSTOMER_ID: str}))
+        camp = Path(paths["marketing"]) / "campaigns"
+        self._campaigns = _Cached(camp / "results.parquet",
+                                  lambda: pd.read_parquet(camp / "results.parquet"))  # fmt: skip
+        self._qini = _Cached(camp / "qini_curves.parquet",
+                             lambda: pd.read_parquet(camp / "qini_curves.parquet"))  # fmt: skip
+        self._power = _Cached(
+            camp / "power.parquet", lambda: pd.read_parquet(camp / "power.parquet")
+        )
         recs = Path(paths["recommendations"]) / "recommendations.parquet"
         self._recs = _Cached(recs, lambda: pd.read_parquet(recs))
         self._products = _Cached(
@@ -217,6 +225,15 @@ class ConsoleData:
 
     def audiences(self):
         return self._audiences.get()
+
+    def campaigns(self):
+        return self._campaigns.get()
+
+    def qini_curves(self):
+        return self._qini.get()
+
+    def power(self):
+        return self._power.get()
 
     def recommendations(self):
         return self._recs.get()

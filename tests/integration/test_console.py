@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines import audiences, clv, monitor
+from pipelines import audiences, clv, measure_campaigns, monitor
 from src.console.auth import entry
 from src.monitor.store import AlertStore
 from src.serve.process import free_port, wait_ready
@@ -41,6 +41,10 @@ def console(tmp_path_factory):
     )  # fmt: skip
     assert clv.run(compose("clv", paths))["customers"] > 0
     assert audiences.run(compose("audiences", paths))["rows"] > 0
+    measured = measure_campaigns.run(
+        compose("measure_campaigns", [*paths, "measure.uplift.min_members=100"])
+    )
+    assert measured["measured"] > 0
     cfg = compose("monitor", [*paths, *GRAN])
     assert monitor.run(cfg)["alerts_new"] > 0
     port = free_port()
@@ -130,6 +134,11 @@ def test_planner_opens_every_page_filters_exports_and_acknowledges(console, brow
     assert "awareness" in page.inner_text("#cu-transitions")
     page.wait_for_selector("#cu-clv .main-svg")  # CLV tiers (make run's clv step)
     assert "value_365d" in page.inner_text("#cu-top")
+    page.wait_for_selector("#cu-campaign-roi .main-svg")  # campaigns: ROI with intervals
+    assert "C01_email_winback" in page.inner_text("#cu-campaigns")
+    assert "randomised holdout" in page.inner_text("#cu-campaigns")
+    page.wait_for_selector("#cu-qini .main-svg")  # uplift vs response model
+    assert "needed for" in page.inner_text("#cu-power")
     page.click("#nav-models")
     page.wait_for_selector("#mo-table td")
     assert "forecast_sku_D" in page.inner_text("#mo-table")
