@@ -12,7 +12,8 @@ For every campaign in the canonical ``campaigns`` / ``campaign_members`` tables:
   per-customer effects x treated customers; ROI = incremental margin / cost, with the interval
   carried through;
 * **observational** (no holdout): each treated member is matched to the nearest non-member on a
-  propensity score of the pre-send features (causalml ``NearestNeighborMatch``), and the effect
+  propensity score of the pre-send features and the key covariates (causalml
+  ``NearestNeighborMatch``, within a caliper; ``matched_share`` says how many found one), and the effect
   is the difference in differences (post − pre) of treated vs matched — labelled observational,
   because unmeasured differences between the groups are not removed by matching;
 * a **power / sample-size** table for the next test (statsmodels ``NormalIndPower`` /
@@ -48,7 +49,7 @@ OUTCOMES = (REVENUE, MARGIN, ORDERS, CONVERTED)
 PRE = "pre_"
 TREATMENT = "w"
 RANDOMISED = "randomised holdout"
-OBSERVATIONAL = "observational: propensity-matched difference-in-differences"
+OBSERVATIONAL = "observational: matched (propensity + covariates) difference-in-differences"
 
 
 # --- outcomes ---------------------------------------------------------------------------------

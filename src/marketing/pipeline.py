@@ -196,25 +196,13 @@ def run_measure(config: Mapping) -> dict:
     campaigns = pd.concat(parts, ignore_index=True)
     members = pd.concat([m for m in (members, own_members) if m is not None and len(m)],
                         ignore_index=True)  # fmt: skip
-    tx = read_table(tables, "transactions")
-    products = read_table(tables, "products")
-    events = read_table(tables, "events") if TB.table_files(tables, "events") else None
-    lines = K.line_values(tx, products, float(cfg["margin_rate"]))
-    costed_share = float(lines["costed"].mean()) if len(lines) else 0.0
-    channels = sorted(map(str, tx[C.CHANNEL].dropna().unique()))[:8]
-    customers = pd.Index(lines[C.CUSTOMER_ID].unique())
-    del tx
-    data_end = lines["day"].max()
     alpha, attribution = float(cfg["alpha"]), int(cfg["attribution_days"])
-
-    tracking = config["tracking"]
-    configure(tracking["uri"], "campaigns", tracking["artifact_root"])
-    results, powers, studies, curves, targets, skipped = [], [], [], [], [], []
-    for camp in campaigns.to_dict("records"):
+    data_end = read_table(tables, "transactions", [C.TS])[C.TS].max().normalize()
+    ready, skipped = [], []
+    for camp in campaigns.to_dict("records"):  # what can be measured, before reading the lines
         cid = camp[C.CAMPAIGN_ID]
-        mem = members[members[C.CAMPAIGN_ID] == cid]
+        n_t = int(((members[C.CAMPAIGN_ID] == cid) & (members[C.GROUP] == C.GROUP_TREATED)).sum())
         window_end = pd.Timestamp(camp[C.END]) + pd.Timedelta(days=attribution)
-        n_t = int((mem[C.GROUP] == C.GROUP_TREATED).sum())
         why = None
         if window_end > data_end:
             why = f"window ends {window_end.date()}, data ends {data_end.date()}"
@@ -223,7 +211,22 @@ def run_measure(config: Mapping) -> dict:
         if why:
             skipped.append({C.CAMPAIGN_ID: cid, "reason": why})
             log.info("campaign %s not measured: %s", cid, why)
-            continue
+        else:
+            ready.append(camp)
+    results, powers, studies, curves, targets = [], [], [], [], []
+    if ready:
+        tx = read_table(tables, "transactions")
+        events = read_table(tables, "events") if TB.table_files(tables, "events") else None
+        lines = K.line_values(tx, read_table(tables, "products"), float(cfg["margin_rate"]))
+        costed_share = float(lines["costed"].mean()) if len(lines) else 0.0
+        channels = sorted(map(str, tx[C.CHANNEL].dropna().unique()))[:8]
+        customers = pd.Index(lines[C.CUSTOMER_ID].unique())
+        del tx
+        tracking = config["tracking"]
+        configure(tracking["uri"], "campaigns", tracking["artifact_root"])
+    for camp in ready:
+        cid = camp[C.CAMPAIGN_ID]
+        mem = members[members[C.CAMPAIGN_ID] == cid]
         row, frame = K.measure(camp, mem, lines, events, customers, channels, cfg, costed_share)
         results.append(row)
         power = K.power_table(frame, cfg["power"]["lifts"], float(cfg["power"]["holdout_share"]),

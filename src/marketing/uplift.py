@@ -130,6 +130,17 @@ def qini(y: np.ndarray, w: np.ndarray, scores: Mapping[str, np.ndarray]) -> pd.S
     return qini_score(df, outcome_col="y", treatment_col="w", normalize=True)
 
 
+def true_qini(tau: np.ndarray, w: np.ndarray, scores: Mapping[str, np.ndarray]) -> pd.Series:
+    """Qini of each score against known individual uplifts ``tau`` (synthetic data only): how
+    well the ranking orders customers by their true effect, free of outcome noise."""
+    from causalml.metrics import qini_score
+
+    df = pd.DataFrame(
+        {"tau": tau, "w": w, "y": 0.0, **{k: np.asarray(v) for k, v in scores.items()}}
+    )
+    return qini_score(df, outcome_col="y", treatment_col="w", treatment_effect_col="tau")
+
+
 def qini_curves(y: np.ndarray, w: np.ndarray, scores: Mapping[str, np.ndarray]) -> pd.DataFrame:
     """Qini curves (cumulative incremental conversions by share targeted) for the console."""
     from causalml.metrics import get_qini
@@ -157,7 +168,7 @@ def uplift_study(
     learner's and the response peer's Qini on the held-out split.
 
     Returns ``{"chosen", "validation" (learner -> mean CV Qini), "test" (model -> Qini),
-    "curves" (test Qini curves), "n_train", "n_test"}``."""
+    "curves" (test Qini curves), "n_train", "n_test", "test_index", "test_scores"}``."""
     from sklearn.model_selection import StratifiedKFold, train_test_split
 
     params = dict(params or {})
@@ -186,6 +197,8 @@ def uplift_study(
         "curves": qini_curves(y[b], w[b], {k: preds[k] for k in (chosen, RESPONSE)}),
         "n_train": len(a),
         "n_test": len(b),
+        "test_index": x.index[b],  # the held-out members and every model's score of them
+        "test_scores": preds,
     }
 
 
