@@ -153,3 +153,27 @@ def protection_samples(
                 paths[local], value, extra_days=spec.review_period, lead_times=lengths
             )
     return d_l, d_lr
+
+
+QUANTILE_GRID = np.array([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975, 0.99])
+
+
+def poisson_levels(rate, days: int, service_level: float, draws: int = 400) -> np.ndarray:
+    """The level covering ``days`` days of Poisson demand at ``rate`` per day with probability
+    ``service_level``, through :func:`policy_levels` (the same path as every other level: daily
+    quantile forecasts -> demand paths -> the quantile of their sum). For demand known only as a
+    rate — a store's walk-in trade whose reserve online orders must leave (order routing), or a
+    simulated world's order-up-to levels."""
+    from scipy.stats import poisson
+
+    rate = np.asarray(rate, float).reshape(-1)
+    out = np.zeros(len(rate))
+    live = np.flatnonzero(rate > 0)
+    if not len(live) or days < 1:
+        return out
+    mean = np.repeat(rate[live, None], days, axis=1)
+    q = poisson.ppf(QUANTILE_GRID[None, None, :], mean[..., None])
+    spec = PolicySpec(kind="sS", draws=draws, rho=0.0, lot_size_days=0.0)
+    lv = policy_levels(mean, q, QUANTILE_GRID, service_level, np.full(len(live), float(days)), spec)
+    out[live] = lv.reorder_point
+    return out

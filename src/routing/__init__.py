@@ -1,0 +1,1 @@
+"""Omnichannel order routing: which node ships each online order (issue 16)."""
