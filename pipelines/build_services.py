@@ -44,6 +44,7 @@ def run(cfg: DictConfig) -> dict:
         network_location=cfg.policy.network_location,
         channel_days=int(cfg.serving.channel_days),
         precompute_k=int(cfg.serving.precompute_k),
+        routing_dir=cfg.paths.routing,
     )
     print(summary(result), flush=True)
     return result

@@ -75,6 +75,7 @@ def outdated(cfg: DictConfig, env: dict) -> list[str]:
         cfg.policy.output,
         cfg.tasks.recsys.registered_model,
         cfg.tasks.forecast.registered_model,
+        cfg.paths.routing,
     )
     reasons = []
     for service, bento in SERVICES.items():
@@ -90,6 +91,9 @@ def run(cfg: DictConfig) -> None:
     env = key_env(home)
     env.setdefault(
         "RETAIL_BRAIN_AUDIENCES_DIR", str(Path(cfg.paths.marketing).resolve() / "audiences")
+    )
+    env.setdefault(  # POST /route's reservations, shared by every planner worker
+        "RETAIL_BRAIN_RESERVATIONS", str(Path(cfg.paths.routing).resolve() / "reservations.db")
     )
     env.update(BENTOML_HOME=str(home), BENTOML_DO_NOT_TRACK="True", OPENBLAS_NUM_THREADS="1")
     reasons = ["serving.rebuild=true"] if s.rebuild else outdated(cfg, env)

@@ -1,13 +1,17 @@
 """Planner service: ``bentoml serve serving.planner_service:PlannerService``.
 
-Serves today's reorder suggestions (``pipelines.plan_inventory``) and the champion forecast
-(``forecast_*@champion``, version pinned at build time), packaged by
+Serves today's reorder suggestions (``pipelines.plan_inventory``), the champion forecast
+(``forecast_*@champion``, version pinned at build time) and ``POST /route`` (order routing, when
+``pipelines.route_orders`` left a routing snapshot), packaged by
 ``pipelines.build_services``. Every business endpoint needs ``Authorization: Bearer <key>``.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bentoml
@@ -15,9 +19,11 @@ from pydantic import BaseModel, Field
 
 from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
+from src.serve.errors import ClientError, NotFound
 from src.serve.hardening import harden
 from src.serve.planner import MAX_LIMIT, PlannerBundle
-from src.serve.schemas import ModelInfo, answer
+from src.serve.routing import RouteBook
+from src.serve.schemas import ModelInfo, answer, error_response
 
 MODEL_TAG = os.environ.get("RETAIL_BRAIN_PLANNER_MODEL", "retail-brain-planner:latest")
 
@@ -33,6 +39,24 @@ class Suggestions(BaseModel):
         description="rows of the plan (DESIGN.md columns, then reasons), largest order value first"
     )
     forecast_model: ModelInfo
+
+
+class Shipment(BaseModel):
+    location_id: str
+    cost: float
+    delivery_days: int | None
+    lines: list[dict[str, Any]]
+
+
+class Routed(BaseModel):
+    order_id: str
+    zone: str
+    shipments: list[Shipment] = Field(description="one parcel per node, cheapest plan first")
+    unfilled: list[dict[str, Any]] = Field(description="lines no node can ship now")
+    cost: float = Field(description="handling + shipping of the shipments")
+    delivery_days: int | None
+    reason: str
+    repeated: bool = Field(description="true when this order id was routed before (retry)")
 
 
 class Point(BaseModel):
@@ -55,6 +79,38 @@ class PlannerService:
 
     def __init__(self) -> None:
         self.bundle = PlannerBundle(self.bundle_ref.path)
+        snapshot = Path(self.bundle_ref.path) / "routing"
+        self.router = None
+        if (snapshot / "routing.json").exists():
+            db = os.environ.get("RETAIL_BRAIN_RESERVATIONS") or str(
+                Path(tempfile.gettempdir()) / "retail-brain-reservations.db"
+            )
+            self.router = RouteBook(snapshot, db)
+
+    @bentoml.api(route="/route")
+    def route(
+        self,
+        order_id: Annotated[str, Field(min_length=1, max_length=200)],
+        zone: Annotated[str, Field(min_length=1, max_length=100)],
+        skus: Annotated[list[Sku], Field(min_length=1, max_length=100)],
+        qty: Annotated[
+            list[float] | None,  # > 0 each: checked by the route book (a 422 that says so)
+            Field(max_length=100, description="units per line, as skus (default: 1 each)"),
+        ] = None,
+        promised_days: Annotated[int | None, Field(strict=True, ge=0, le=60)] = None,
+    ) -> Routed:
+        """The node(s) that ship one online order, its cost and delivery, with the units
+        reserved (concurrent calls never get the same unit; re-sending an order id is safe)."""
+        if self.router is None:
+            return error_response(NotFound("routing is not packaged: run `make route-orders`, "
+                                           "then `make build-services`"))  # fmt: skip
+        qty = qty if qty is not None else [1.0] * len(skus)
+        if len(qty) != len(skus):
+            return error_response(ClientError(
+                f"qty needs one value per SKU: {len(skus)} skus, {len(qty)} qty", status=422))  # fmt: skip
+        lines = [{"sku": s, "qty": q} for s, q in zip(skus, qty, strict=True)]
+        today = datetime.date.today().isoformat()
+        return answer(Routed, self.router.route, order_id, zone, lines, today, promised_days)
 
     @bentoml.api(route="/reorder_suggestions")
     def reorder_suggestions(

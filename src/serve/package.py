@@ -152,8 +152,12 @@ def recsys_bundle(
     return {"inventory_rows": len(inv), "channels": channels, "precomputed_k": precompute_k}
 
 
-def planner_bundle(dst: Path, model_dir: Path, plans_dir: Path, level: str, network: str) -> dict:
-    """Assemble the planner bundle folder ``dst``."""
+def planner_bundle(
+    dst: Path, model_dir: Path, plans_dir: Path, level: str, network: str,
+    routing_dir: Path | None = None,
+) -> dict:  # fmt: skip
+    """Assemble the planner bundle folder ``dst`` (with the routing snapshot of
+    ``pipelines.route_orders`` under ``routing/`` when there is one: ``POST /route``)."""
     sugg = plans_dir / "suggestions.parquet"
     if not sugg.exists():
         raise FileNotFoundError(
@@ -163,7 +167,12 @@ def planner_bundle(dst: Path, model_dir: Path, plans_dir: Path, level: str, netw
     shutil.copy(sugg, dst / "suggestions.parquet")
     shutil.copy(model_dir / "artifacts" / "forecast.parquet", dst / "forecast.parquet")
     as_of = str(pd.Timestamp(s["as_of"].iloc[0]).date()) if len(s) and "as_of" in s else None
-    return {"plan_as_of": as_of, "level": level, "network_location": network, "plan_rows": len(s)}
+    snapshot = Path(routing_dir) / "service" if routing_dir else None
+    routing = bool(snapshot and (snapshot / "routing.json").exists())
+    if routing:
+        shutil.copytree(snapshot, dst / "routing")
+    return {"plan_as_of": as_of, "level": level, "network_location": network, "plan_rows": len(s),
+            "routing": routing}  # fmt: skip
 
 
 def sources(
@@ -172,6 +181,7 @@ def sources(
     plans_dir: str | Path,
     recsys_name: str,
     forecast_name: str,
+    routing_dir: str | Path | None = None,
 ) -> dict[str, dict[str, str]]:
     """What each Bento must be built from *now*: champion version and input fingerprint.
 
@@ -180,6 +190,9 @@ def sources(
     """
     client = MlflowClient(tracking_uri)
     plan = Path(plans_dir) / "suggestions.parquet"
+    snap = Path(routing_dir) / "service" if routing_dir else None
+    planner_inputs = [plan] + (sorted(p for p in snap.iterdir() if p.is_file())
+                               if snap is not None and snap.is_dir() else [])  # fmt: skip
     return {
         "recsys": {
             "mlflow_version": str(champion(client, recsys_name).version),
@@ -187,7 +200,7 @@ def sources(
         },
         "planner": {
             "mlflow_version": str(champion(client, forecast_name).version),
-            "source_fingerprint": fingerprint([plan])[:16] if plan.exists() else "",
+            "source_fingerprint": fingerprint(planner_inputs)[:16] if plan.exists() else "",
         },
     }
 
@@ -225,6 +238,7 @@ def build_services(
     network_location: str = "ALL",
     channel_days: int = 90,
     precompute_k: int = 100,
+    routing_dir: str | Path | None = None,
 ) -> dict:
     """Import both champions into the BentoML store and build both Bentos; returns their tags."""
     import bentoml  # after BENTOML_HOME is set by the caller
@@ -233,7 +247,7 @@ def build_services(
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     rec_v, fc_v = champion(client, recsys_name), champion(client, forecast_name)
-    now = sources(tracking_uri, recsys, plans_dir, recsys_name, forecast_name)
+    now = sources(tracking_uri, recsys, plans_dir, recsys_name, forecast_name, routing_dir)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -246,7 +260,9 @@ def build_services(
             "planner": (
                 forecast_name,
                 fc_v,
-                lambda d, m: planner_bundle(d, m, Path(plans_dir), level, network_location),
+                lambda d, m: planner_bundle(
+                    d, m, Path(plans_dir), level, network_location, routing_dir
+                ),  # fmt: skip
             ),
         }
         for service, (reg_name, version, assemble) in plans.items():

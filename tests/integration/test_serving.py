@@ -36,10 +36,11 @@ def stack(tmp_path_factory):
         gran,
         ["policy.simulation.enabled=false"],
     )
-    from pipelines import audiences, clv
+    from pipelines import audiences, clv, route_orders
 
     clv.run(compose("clv", paths))
     audiences.run(compose("audiences", paths))  # served by GET /audiences/{name}
+    route_orders.run(compose("route_orders", paths))  # the routing snapshot behind POST /route
     home = tmp / "bentoml"
     assert not home.exists()  # the start-up path begins from an empty BentoML home
     env = {**os.environ, "BENTOML_HOME": str(home), "BENTOML_DO_NOT_TRACK": "True"}
@@ -65,6 +66,7 @@ def stack(tmp_path_factory):
     env["RETAIL_BRAIN_API_KEYS"] = f"{KEY},{OTHER_KEY}"
     env["RETAIL_BRAIN_HEADER_TIMEOUT"] = "2"  # half-sent headers are cut after 2 s
     env["RETAIL_BRAIN_AUDIENCES_DIR"] = str(tmp / "tables" / "marketing" / "audiences")
+    env["RETAIL_BRAIN_RESERVATIONS"] = str(tmp / "reservations.db")
     try:
         for name in ("recsys", "planner"):
             logs[name] = tmp / f"{name}.log"
@@ -90,7 +92,13 @@ def post(url, body=None, key=KEY, **kw):
 )
 @pytest.mark.parametrize(
     "path",
-    ["recsys/recommend", "recsys/similar_items", "planner/forecast", "planner/reorder_suggestions"],
+    [
+        "recsys/recommend",
+        "recsys/similar_items",
+        "planner/forecast",
+        "planner/reorder_suggestions",
+        "planner/route",
+    ],
 )
 def test_every_business_endpoint_needs_a_key(stack, header, path):
     svc, route = path.split("/")
@@ -269,6 +277,50 @@ def test_forecast_points_and_quantiles(stack):
     )
 
 
+def test_route_reserves_units_and_concurrent_calls_never_share_one(stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from src.serve.routing import RouteBook
+
+    url = stack["urls"]["planner"] + "/route"
+    snap = stack["tmp"] / "tables" / "routing" / "service"
+    skus = json.loads((snap / "routing.json").read_text())["skus"]
+    avail = np.load(snap / "avail.npy")
+    zone = pd.read_parquet(snap / "zones.parquet")["zone"].iat[0]
+    r = post(url, {"order_id": "web-1", "zone": zone, "skus": [skus[0]]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["shipments"] and body["cost"] > 0 and "rule" in body["reason"]
+    assert post(url, {"order_id": "web-1", "zone": zone,
+                      "skus": [skus[0]]}).json()["repeated"]  # fmt: skip
+    # the last units of the scarcest SKU: 8 clients at once, more orders than units
+    total = avail.sum(axis=0)
+    s = int(np.flatnonzero(total > 0)[np.argmin(total[total > 0])])
+    units = int(total[s])
+    bodies = [{"order_id": f"burst-{k}", "zone": zone, "skus": [skus[s]]}
+              for k in range(units + 12)]  # fmt: skip
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda b: post(url, b), bodies))
+    assert all(a.status_code == 200 for a in answers), [
+        a.text for a in answers if a.status_code != 200
+    ]
+    routed = sum(1 for a in answers if a.json()["shipments"])
+    assert routed <= units and routed >= 1
+    book = RouteBook(snap, stack["tmp"] / "reservations.db")
+    res = book.reserved()
+    taken = res[res["node"].notna()].groupby(["node", "sku"])["qty"].sum()
+    for (node, sku), qty in taken.items():
+        assert qty <= avail[book.network.node_index[node], skus.index(sku)] + 1e-9
+    # bad orders are 4xx, never 5xx
+    assert post(url, {"order_id": "x", "zone": "nowhere", "skus": [skus[0]]}).status_code == 404
+    assert post(url, {"order_id": "x", "zone": zone, "skus": []}).status_code in (400, 422)
+    assert post(
+        url, {"order_id": "x", "zone": zone, "skus": [skus[0]], "qty": [-1]}
+    ).status_code in (400, 422)
+
+
 def test_bentos_are_pinned_to_registry_versions(stack):
     env = {**os.environ, "BENTOML_HOME": str(stack["tmp"] / "bentoml")}
     out = subprocess.run(
@@ -324,7 +376,8 @@ def test_make_serve_knows_when_the_bentos_are_outdated(stack):
     labels = {name: bento_labels(env, f"retail-brain-{name}") for name in ("recsys", "planner")}
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
     inputs = recsys_sources(compose("build_services", stack["paths"]))
-    now = sources(uri, inputs, f"{tmp}/tables/plans", "recsys", "forecast_sku_D")
+    now = sources(uri, inputs, f"{tmp}/tables/plans", "recsys", "forecast_sku_D",
+                  f"{tmp}/tables/routing")  # fmt: skip
     assert stale(now["recsys"], labels["recsys"]) is None
     assert stale(now["planner"], labels["planner"]) is None
     changed = {**now["planner"], "source_fingerprint": "0" * 16}  # a new plan was written
