@@ -3,6 +3,8 @@
 python -m pipelines.route_orders                         # the seeded demo network (no files mapped)
 python -m pipelines.route_orders routing.network.nodes.path=nodes.csv \
     routing.network.zones.path=zones.csv routing.orders.path=orders_today.csv
+python -m pipelines.route_orders routing.network.zones.path=zones.csv \
+    routing.orders.path=orders_today.csv   # nodes: the canonical locations (data.locations)
 
 Stock comes from the canonical inventory (latest snapshot per location x SKU) or
 ``routing.stock.path``; a store ships online only above its walk-in reserve — the policy layer's
@@ -35,6 +37,7 @@ from src.routing import duals as D
 from src.routing import io
 from src.routing import policies as P
 from src.routing import scenario as SC
+from src.routing.network import Network, Shipping
 from src.serve.routing import write_snapshot
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,7 @@ def _reserve(cfg: Mapping, network, skus: pd.Index, tables: str) -> np.ndarray:
         out[r[C.LOCATION_ID].map(network.node_index).to_numpy(int),
             skus.get_indexer(r[C.SKU])] = pd.to_numeric(r["reserve"]).to_numpy(float)  # fmt: skip
     else:  # walk-in sales of the last history_days at each store
-        tx = read_table(tables, "transactions", [C.TS, C.LOCATION_ID, C.SKU, C.QTY, C.LINE_TYPE])
+        tx = TB.read_table(tables, "transactions", [C.TS, C.LOCATION_ID, C.SKU, C.QTY, C.LINE_TYPE])
         since = tx[C.TS].max() - pd.Timedelta(days=int(r_cfg["history_days"]))
         stores = set(network.nodes.loc[network.is_store, "location_id"])
         w = tx[(tx[C.TS] > since) & (tx[C.LINE_TYPE] == C.LINE_SALE)
@@ -98,7 +101,17 @@ def route(config: Mapping) -> dict:
     t0 = time.perf_counter()
     out_dir = Path(paths["routing"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    if not cfg["network"]["nodes"].get("path"):
+    rejects = Rejects()
+    nodes = None
+    if not cfg["network"]["nodes"].get("path") and cfg["orders"].get("path"):
+        # the canonical locations, where the ingest mapped their coordinates (data.locations)
+        nodes = io.nodes_from_locations(TB.read_table(paths["tables"], "locations"),
+                                        cfg["network"]["nodes"]["defaults"])  # fmt: skip
+        if nodes.empty:
+            raise ValueError(f"{paths['tables']}: no location has coordinates; map them with "
+                             "data.locations at ingest, or give routing.network.nodes.path")  # fmt: skip
+        log.info("network: %d canonical locations with coordinates", len(nodes))
+    elif not cfg["network"]["nodes"].get("path"):
         files = write_demo(out_dir / "demo", int(cfg["demo_seed"]))
         log.info("no network mapped (routing.network.nodes.path): routing the seeded demo world "
                  "in %s", files["nodes"].parent)  # fmt: skip
@@ -109,8 +122,10 @@ def route(config: Mapping) -> dict:
         )
         cfg["orders"]["path"], cfg["stock"]["path"] = files["orders"], files["stock"]
         cfg["reserve"]["path"] = files["reserve"]
-    rejects = Rejects()
-    network = io.load_network(cfg, rejects)
+    if nodes is not None:
+        network = Network(nodes, io.load_zones(cfg, rejects), Shipping.from_config(cfg["shipping"]))
+    else:
+        network = io.load_network(cfg, rejects)
     if cfg["stock"].get("path"):
         file = str(cfg["stock"]["path"])
         inv = read_table(Path(file))

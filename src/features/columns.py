@@ -74,7 +74,16 @@ NON_MERCHANDISE = "non_merchandise"  # category of postage, fees, adjustments, t
 LOCATION_TYPE = "type"  # store | warehouse | online | marketplace
 REGION = "region"
 LEAD_TIME_DAYS = "lead_time_days"
-LOCATIONS = [LOCATION_ID, LOCATION_TYPE, REGION, LEAD_TIME_DAYS]
+# routing attributes (issue 16; null where a brand does not map them): where a node is, whether
+# it ships online orders, how many it can pick a day and what handling costs
+LAT = "lat"
+LON = "lon"
+SHIP_FROM = "ship_from"
+PICK_CAPACITY = "pick_capacity"
+HANDLING_PER_ORDER = "handling_per_order"
+HANDLING_PER_UNIT = "handling_per_unit"
+ROUTING_ATTRIBUTES = [LAT, LON, SHIP_FROM, PICK_CAPACITY, HANDLING_PER_ORDER, HANDLING_PER_UNIT]
+LOCATIONS = [LOCATION_ID, LOCATION_TYPE, REGION, LEAD_TIME_DAYS, *ROUTING_ATTRIBUTES]
 
 # --- inventory --------------------------------------------------------------------------------
 AS_OF = "as_of"

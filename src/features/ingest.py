@@ -20,6 +20,7 @@ from src.features import columns as C
 from src.features.campaigns import CampaignSpec, canonical_campaigns, canonical_members
 from src.features.csv_export import to_csv
 from src.features.events import EventSpec, canonical_events
+from src.features.locations import LocationSpec, canonical_locations, merge_locations
 from src.features.tables import (
     CanonicalTables,
     assemble,
@@ -151,6 +152,7 @@ def ingest(
     inventory: InventorySpec | None = None,
     events: Sequence[EventSpec] = (),
     campaigns: Sequence[CampaignSpec] = (),
+    locations_file: LocationSpec | None = None,
     raw_frames: Mapping[str, pd.DataFrame] | None = None,
     **assemble_options,
 ) -> IngestResult:
@@ -230,6 +232,12 @@ def ingest(
     tables = assemble(
         lines, member_id_sources=member_sources, events=event_lines, **assemble_options
     )
+    if locations_file is not None:  # before the inventory, which checks its locations
+        given = canonical_locations(locations_file, rejects)
+        tables.locations = conform("locations", merge_locations(tables.locations, given))
+        frame = rejects.to_frame()
+        raise_if_too_many(frame, str(locations_file.path), rejects.counts_in[str(locations_file.path)],
+                          options.max_reject_fraction)  # fmt: skip
     if inventory is not None:
         raw_inv = raw_frames.get(str(inventory.path)) if raw_frames else None
         inv = canonical_inventory(inventory, tables.products, tables.locations, rejects, raw_inv)
@@ -237,6 +245,7 @@ def ingest(
         frame = rejects.to_frame()
     paths = [s.path for s in sources] + ([inventory.path] if inventory is not None else [])
     paths += [e.path for e in events] + [f.path for f in campaign_files]
+    paths += [locations_file.path] if locations_file is not None else []
     files = [p for p in paths if p.is_file()]
     report = build_report(tables, frame, rejects.counts_in, fingerprint(files) if files else None)
     return IngestResult(tables=tables, rejects=frame, report=report, options=options)

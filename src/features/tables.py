@@ -78,6 +78,12 @@ DTYPES = {
         C.LOCATION_TYPE: "string",
         C.REGION: "string",
         C.LEAD_TIME_DAYS: "float64",
+        C.LAT: "float64",
+        C.LON: "float64",
+        C.SHIP_FROM: "boolean",
+        C.PICK_CAPACITY: "float64",
+        C.HANDLING_PER_ORDER: "float64",
+        C.HANDLING_PER_UNIT: "float64",
     },
     "inventory": {
         C.LOCATION_ID: "string",
@@ -116,8 +122,15 @@ def empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in DTYPES[table].items()})
 
 
+# columns a table gained after data was first written: null when an older folder lacks them
+ADDED_COLUMNS = {"locations": C.ROUTING_ATTRIBUTES}
+
+
 def conform(table: str, df: pd.DataFrame) -> pd.DataFrame:
     """Columns in contract order with contract dtypes."""
+    missing = [c for c in ADDED_COLUMNS.get(table, ()) if c not in df]
+    if missing:
+        df = df.assign(**{c: None for c in missing})
     return df[list(DTYPES[table])].astype(DTYPES[table])
 
 
@@ -423,6 +436,9 @@ def read_table(
         if order:
             frame = frame.sort_values(order, kind="stable", ignore_index=True)
     dtypes = {c: t for c, t in DTYPES[name].items() if columns is None or c in columns}
+    missing = [c for c in ADDED_COLUMNS.get(name, ()) if c in dtypes and c not in frame]
+    if missing:  # written before the table gained them
+        frame = frame.assign(**{c: None for c in missing})
     return frame[list(dtypes)].astype(dtypes)
 
 

@@ -10,6 +10,7 @@ its name.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from src.features import columns as C
 from src.features.validation import DataValidationError, Rejects, read_table
 from src.routing.network import NODE_COLUMNS, Network, Shipping
 
+log = logging.getLogger(__name__)
 NODE_REQUIRED = ("location_id", "type", "lat", "lon")
 ORDER_REQUIRED = ("order_id", "sku", "qty", "zone")
 
@@ -30,10 +32,14 @@ def _mapped(path: str | Path, columns: Mapping, required, what: str) -> pd.DataF
     if missing:
         raise ValueError(f"routing {what}: no column mapped for {missing} (routing.{what}.columns)")
     raw = read_table(Path(path))
-    absent = [v for v in cols.values() if v not in raw.columns]
+    absent = [v for k, v in cols.items() if v not in raw.columns and k in required]
     if absent:
         raise DataValidationError(str(path), "columns", f"mapped columns {absent} not in the file",
                                   examples=raw.head(3))  # fmt: skip
+    optional = [f"{k}={v}" for k, v in cols.items() if v not in raw.columns]
+    if optional:
+        log.warning("%s: optional columns %s not in the file: defaults used", path, optional)
+    cols = {k: v for k, v in cols.items() if v in raw.columns}
     return raw[list(cols.values())].rename(columns={v: k for k, v in cols.items()})
 
 
@@ -46,7 +52,7 @@ def number(frame, col, file, rejects: Rejects, rule="non_numeric") -> pd.Series:
 
 
 def load_network(cfg: Mapping, rejects: Rejects) -> Network:
-    n_cfg, z_cfg = cfg["network"]["nodes"], cfg["network"]["zones"]
+    n_cfg = cfg["network"]["nodes"]
     nodes = _mapped(n_cfg["path"], n_cfg["columns"], NODE_REQUIRED, "network.nodes")
     file = str(n_cfg["path"])
     rejects.counts_in[file] = len(nodes)
@@ -63,6 +69,29 @@ def load_network(cfg: Mapping, rejects: Rejects) -> Network:
         rejects.add(file, np.flatnonzero(bad.to_numpy()), "location_id", "incomplete_or_duplicate",
                     nodes.loc[bad, "location_id"])  # fmt: skip
     nodes = nodes[~bad].astype({"location_id": str})
+    if nodes.empty:
+        raise DataValidationError(file, "non_empty", "no valid node left")
+    return Network(nodes, load_zones(cfg, rejects), Shipping.from_config(cfg["shipping"]))
+
+
+def nodes_from_locations(locations: pd.DataFrame, defaults: Mapping) -> pd.DataFrame:
+    """Network nodes from the canonical ``locations`` table: the locations with coordinates;
+    missing routing attributes take ``defaults`` (``conf/routing``: network.nodes.defaults)."""
+    loc = locations[locations[C.LAT].notna() & locations[C.LON].notna()].copy()
+    nodes = pd.DataFrame({"location_id": loc[C.LOCATION_ID].astype(str).to_numpy(),
+                          "type": loc[C.LOCATION_TYPE].astype(str).str.lower().to_numpy(),
+                          "lat": loc[C.LAT].to_numpy(float), "lon": loc[C.LON].to_numpy(float)})  # fmt: skip
+    for col in ("ship_from", "pick_capacity", "handling_per_order", "handling_per_unit"):
+        values = loc[col].astype(object).where(loc[col].notna(), defaults.get(col))
+        nodes[col] = values.to_numpy()
+    nodes["ship_from"] = nodes["ship_from"].astype(str).str.lower().isin(["1", "true", "yes", "y"])
+    for col in ("pick_capacity", "handling_per_order", "handling_per_unit"):
+        nodes[col] = pd.to_numeric(nodes[col])
+    return nodes
+
+
+def load_zones(cfg: Mapping, rejects: Rejects) -> pd.DataFrame:
+    z_cfg = cfg["network"]["zones"]
     zones = _mapped(z_cfg["path"], z_cfg["columns"], ("zone", "lat", "lon"), "network.zones")
     zfile = str(z_cfg["path"])
     rejects.counts_in[zfile] = len(zones)
@@ -73,10 +102,9 @@ def load_network(cfg: Mapping, rejects: Rejects) -> Network:
         rejects.add(zfile, np.flatnonzero(bad.to_numpy()), "zone", "incomplete_or_duplicate",
                     zones.loc[bad, "zone"])  # fmt: skip
     zones = zones[~bad].astype({"zone": str})
-    if nodes.empty or zones.empty:
-        raise DataValidationError(file if nodes.empty else zfile, "non_empty",
-                                  "no valid node / zone left")  # fmt: skip
-    return Network(nodes, zones, Shipping.from_config(cfg["shipping"]))
+    if zones.empty:
+        raise DataValidationError(zfile, "non_empty", "no valid zone left")
+    return zones
 
 
 def load_orders(cfg: Mapping, network: Network, skus: pd.Index, rejects: Rejects) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -30,8 +31,10 @@ CREATE TABLE IF NOT EXISTS reservations (
     order_id TEXT NOT NULL, line INTEGER NOT NULL, node TEXT, sku TEXT NOT NULL,
     qty REAL NOT NULL, shipment INTEGER NOT NULL, cost REAL NOT NULL, delivery_days INTEGER,
     day TEXT NOT NULL, PRIMARY KEY (order_id, line));
-CREATE INDEX IF NOT EXISTS reservations_sku ON reservations (sku);
-CREATE INDEX IF NOT EXISTS reservations_day ON reservations (day, node);
+CREATE TABLE IF NOT EXISTS reserved (
+    node TEXT NOT NULL, sku TEXT NOT NULL, qty REAL NOT NULL, PRIMARY KEY (node, sku));
+CREATE TABLE IF NOT EXISTS parcels (
+    day TEXT NOT NULL, node TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, node));
 """
 
 
@@ -57,17 +60,18 @@ class RouteBook:
         self.avail = np.load(folder / "avail.npy")
         self.duals = np.load(folder / "duals.npy")
         self.names = self.network.nodes["location_id"].astype(str).to_numpy()
+        self.types = dict(zip(self.names, self.network.nodes["type"].astype(str), strict=True))
         self.policy = policy
         self.db = Path(db)
         self.db.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.executescript(SCHEMA)
-
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.db, timeout=30, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        return con
+        # one connection per process (the service's threads take turns: the database allows
+        # one writer at a time anyway); running totals keep each request O(nodes)
+        self.con = sqlite3.connect(self.db, timeout=30, isolation_level=None,
+                                   check_same_thread=False)  # fmt: skip
+        self.con.execute("PRAGMA journal_mode=WAL")
+        self.con.execute("PRAGMA synchronous=NORMAL")
+        self.con.executescript(SCHEMA)
+        self.lock = threading.Lock()
 
     def _check(self, order_id: str, zone: str, lines: Sequence[Mapping]) -> tuple[int, list]:
         if not order_id or len(order_id) > 200:
@@ -95,8 +99,12 @@ class RouteBook:
         local = {s: k for k, s in enumerate(distinct)}
         order = P.Order(order_id, z, np.array([local[s] for s in skus]),
                         np.array([float(ln["qty"]) for ln in lines]))  # fmt: skip
-        net = self.network
-        con = self._connect()
+        with self.lock:
+            return self._route(order_id, zone, z, order, skus, distinct, cols, local, day,
+                               promised_days)  # fmt: skip
+
+    def _route(self, order_id, zone, z, order, skus, distinct, cols, local, day, promised_days):
+        net, con = self.network, self.con
         try:
             con.execute("BEGIN IMMEDIATE")  # one writer at a time: no unit promised twice
             rows = con.execute("SELECT line, node, sku, qty, shipment, cost, delivery_days "
@@ -108,13 +116,10 @@ class RouteBook:
             marks = ",".join("?" * len(distinct))
             avail = self.avail[:, cols].copy()
             for node, sku, qty in con.execute(
-                f"SELECT node, sku, SUM(qty) FROM reservations WHERE sku IN ({marks}) "
-                "AND node IS NOT NULL GROUP BY node, sku", distinct):  # fmt: skip
+                f"SELECT node, sku, qty FROM reserved WHERE sku IN ({marks})", distinct):  # fmt: skip
                 avail[net.node_index[node], local[sku]] -= qty
             cap_left = net.capacity.copy()
-            for node, n in con.execute(
-                "SELECT node, COUNT(DISTINCT order_id) FROM reservations WHERE day = ? AND node "
-                "IS NOT NULL GROUP BY node", (day,)):  # fmt: skip
+            for node, n in con.execute("SELECT node, n FROM parcels WHERE day = ?", (day,)):
                 cap_left[net.node_index[node]] -= n
             if promised_days is not None:  # nodes that cannot deliver in time are a last resort
                 late = net.days[:, z] > int(promised_days)
@@ -134,13 +139,19 @@ class RouteBook:
                 "INSERT INTO reservations (order_id, line, node, sku, qty, shipment, cost, "
                 "delivery_days, day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(order_id, *r, day) for r in out])  # fmt: skip
+            con.executemany(
+                "INSERT INTO reserved (node, sku, qty) VALUES (?, ?, ?) "
+                "ON CONFLICT (node, sku) DO UPDATE SET qty = qty + excluded.qty",
+                [(r[1], r[2], r[3]) for r in out if r[1] is not None])  # fmt: skip
+            con.executemany(
+                "INSERT INTO parcels (day, node, n) VALUES (?, ?, 1) "
+                "ON CONFLICT (day, node) DO UPDATE SET n = n + 1",
+                [(day, str(self.names[i])) for i, _ in plan.shipments])  # fmt: skip
             con.execute("COMMIT")
         except BaseException:
             if con.in_transaction:
                 con.execute("ROLLBACK")
             raise
-        finally:
-            con.close()
         return self._answer(order_id, zone, sorted(out), repeated=False)
 
     def _answer(self, order_id, zone, rows, repeated: bool) -> dict:
@@ -154,8 +165,7 @@ class RouteBook:
                                               "delivery_days": days, "lines": []})  # fmt: skip
             s["lines"].append({"line": line, "sku": sku, "qty": qty})
         ships = [shipments[k] for k in sorted(shipments)]
-        nodes = self.network.nodes.set_index("location_id")["type"]
-        reason = ("; ".join(f"{nodes[s['location_id']]} {s['location_id']}" for s in ships)
+        reason = ("; ".join(f"{self.types[s['location_id']]} {s['location_id']}" for s in ships)
                   or "no node has the units")  # fmt: skip
         return {
             "order_id": order_id, "zone": zone, "shipments": ships, "unfilled": unfilled,
@@ -166,5 +176,5 @@ class RouteBook:
         }  # fmt: skip
 
     def reserved(self) -> pd.DataFrame:
-        with self._connect() as con:
-            return pd.read_sql_query("SELECT * FROM reservations", con)
+        with self.lock:
+            return pd.read_sql_query("SELECT * FROM reservations", self.con)

@@ -24,6 +24,7 @@ from pathlib import Path
 from src.features.campaigns import campaign_specs
 from src.features.events import event_specs
 from src.features.ingest import IngestOptions, IngestResult, InventorySpec, ingest
+from src.features.locations import LocationSpec
 from src.features.transactions import SourceSpec
 
 
@@ -77,6 +78,7 @@ def load(
     inventory: Mapping | None = None,
     events: Sequence[Mapping] | Mapping | None = None,
     campaigns: Sequence[Mapping] | Mapping | None = None,
+    locations: Mapping | None = None,
     options: IngestOptions | None = None,
     non_merchandise: Mapping[str, str] | None = None,
     **source_options,
@@ -85,12 +87,16 @@ def load(
 
     ``events``: engagement-event files (``conf/data/generic.yaml``: ``events``), each with its
     own column mapping and event labels; their customer ids are resolved with the export's.
-    ``campaigns``: campaign files with their members files (``conf/data/generic.yaml``)."""
+    ``campaigns``: campaign files with their members files (``conf/data/generic.yaml``);
+    ``locations``: a locations file (types, regions, lead times, routing attributes)."""
     spec = source(path, columns, **source_options)
     inv = dict(inventory or {})
+    loc = dict(locations or {})
     inv_spec = inventory_spec(inv.get("path"), inv.get("columns") or {}, inv.get("as_of"))
     return ingest(
         [spec], options, inventory=inv_spec, events=event_specs(events),
         campaigns=campaign_specs(campaigns),
+        locations_file=LocationSpec(loc["path"], loc.get("columns") or {}, sep=loc.get("sep"),
+                                    encoding=loc.get("encoding")) if loc.get("path") else None,
         non_merchandise=dict(non_merchandise or {}),
     )  # fmt: skip

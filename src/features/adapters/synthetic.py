@@ -287,6 +287,14 @@ def generate(
             C.LEAD_TIME_DAYS: [7.0] * n_stores + [5.0, 10.0],
         }
     )
+    # routing attributes (a fixed layout, no draws: everything else stays as it was)
+    spread = np.linspace(0, 1, max(n_stores, 1))[:n_stores]
+    locations[C.LAT] = [*(51.0 + 3.5 * spread), 52.5, np.nan]
+    locations[C.LON] = [*(-3.5 + 4.0 * spread[::-1]), -1.5, np.nan]
+    locations[C.SHIP_FROM] = [True] * n_stores + [True, False]  # the marketplace ships itself
+    locations[C.PICK_CAPACITY] = [25.0] * n_stores + [2000.0, np.nan]
+    locations[C.HANDLING_PER_ORDER] = [3.5] * n_stores + [1.0, np.nan]
+    locations[C.HANDLING_PER_UNIT] = [0.8] * n_stores + [0.2, np.nan]
     daily = sales.groupby([C.LOCATION_ID, C.SKU])[C.QTY].sum() / days
     inventory = daily.rename("rate").reset_index()
     inventory[C.ON_HAND] = np.floor(inventory["rate"] * rng.uniform(0, 60, len(inventory)))
