@@ -3,7 +3,7 @@
 Pages: *Overview* (KPI tiles with sparklines and period-over-period change, drill-down by
 channel / location / category / segment, date range), *Alerts* (filter, acknowledge), *Planning*
 (reorder suggestions and transfers with filters, a SKU's forecast fan chart with its history,
-CSV export), *Customers* (segment sizes and flows, top customers, audience downloads, campaign
+CSV export, order-routing KPIs), *Customers* (segment sizes and flows, top customers, audience downloads, campaign
 results with ROI and Qini) and
 *Models* (champions and challengers, links into the MLflow UI).
 
@@ -418,8 +418,47 @@ def planning_layout(data: ConsoleData, query: Mapping) -> html.Div:
                 ],
                 className="card",
             ),
+            html.Div(routing_section(data), className="card"),
         ]
     )
+
+
+def routing_section(data: ConsoleData) -> list:
+    """Routing KPIs of the last `make route-orders`: cost, parcels and where orders ship from."""
+    got = data.routing()
+    if got is None:
+        return [html.H4("Order routing"), html.Div(
+            "No routed orders yet: `make route-orders` routes a day's online orders.",
+            className="muted")]  # fmt: skip
+    summary, lines = got
+    kpis = [
+        ("orders routed", f"{summary['orders']:,}"),
+        ("cost per order", f"{summary['cost_per_order']:.2f}"),
+        ("parcels per order", f"{summary['shipments'] / max(summary['orders'], 1):.2f}"),
+        ("orders shipped from stores", f"{summary['orders_from_stores'] / max(summary['orders'], 1):.1%}"),
+        ("lines unfilled", f"{summary['unfilled_lines']:,}"),
+    ]  # fmt: skip
+    routed = lines[lines["status"] == "routed"]
+    per_node = (routed.drop_duplicates(["order_id", C.LOCATION_ID])
+                .groupby(C.LOCATION_ID).size().sort_values(ascending=False))  # fmt: skip
+    fig = go.Figure(go.Bar(x=per_node.index.astype(str), y=per_node.values))
+    fig.update_layout(height=300, margin={"t": 40},
+                      title=f"Parcels per node ({summary['policy']} policy)")  # fmt: skip
+    return [
+        html.H4("Order routing (last `make route-orders`)"),
+        html.Div(
+            [
+                html.Div(
+                    [html.Div(k, className="label"), html.Div(v, className="value")],
+                    className="tile",
+                )
+                for k, v in kpis
+            ],
+            className="tiles",
+            id="pl-routing-kpis",
+        ),  # fmt: skip
+        dcc.Graph(figure=fig, id="pl-routing-nodes"),
+    ]
 
 
 def filtered_plan(data: ConsoleData, locations, abc, orders) -> pd.DataFrame:

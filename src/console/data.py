@@ -7,6 +7,7 @@ dictionary lookup, not a scan of 750,000 rows.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -81,6 +82,10 @@ class ConsoleData:
         self._power = _Cached(
             camp / "power.parquet", lambda: pd.read_parquet(camp / "power.parquet")
         )
+        routing = Path(paths["routing"])
+        self._routing = _Cached(routing / "summary.json", lambda: (
+            json.loads((routing / "summary.json").read_text()),
+            pd.read_parquet(routing / "assignments.parquet")))  # fmt: skip
         recs = Path(paths["recommendations"]) / "recommendations.parquet"
         self._recs = _Cached(recs, lambda: pd.read_parquet(recs))
         self._products = _Cached(
@@ -225,6 +230,9 @@ class ConsoleData:
 
     def audiences(self):
         return self._audiences.get()
+
+    def routing(self):
+        return self._routing.get()
 
     def campaigns(self):
         return self._campaigns.get()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipelines import audiences, clv, measure_campaigns, monitor
+from pipelines import audiences, clv, measure_campaigns, monitor, route_orders
 from src.console.auth import entry
 from src.monitor.store import AlertStore
 from src.serve.process import free_port, wait_ready
@@ -45,6 +45,7 @@ def console(tmp_path_factory):
         compose("measure_campaigns", [*paths, "measure.uplift.min_members=100"])
     )
     assert measured["measured"] > 0
+    assert route_orders.run(compose("route_orders", paths))["orders"] > 0  # Planning: routing KPIs
     cfg = compose("monitor", [*paths, *GRAN])
     assert monitor.run(cfg)["alerts_new"] > 0
     port = free_port()
@@ -127,6 +128,8 @@ def test_planner_opens_every_page_filters_exports_and_acknowledges(console, brow
     rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
     assert rows and all(float(r["order_qty"]) > 0 for r in rows) and rows[0]["reason"]
     page.wait_for_selector("#pl-fan .main-svg")
+    assert "cost per order" in page.inner_text("#pl-routing-kpis")  # routing KPIs
+    page.wait_for_selector("#pl-routing-nodes .main-svg")
     # customers and models render
     page.click("#nav-customers")
     page.wait_for_selector("#cu-sizes .main-svg")
