@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences campaigns bench-campaigns
+.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences campaigns bench-campaigns bench-routing route-orders
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -146,6 +146,12 @@ bench-pools: $(STAMP) ## LightGBM pooled as one model / per partition / per cate
 
 bench-monitor: $(STAMP) $(CHROMIUM) ## KPI speed/memory, anomaly recall vs a naive peer, console p95 in chromium (after make run)
 	$(PY) -m benchmarks.bench_monitor $(ARGS)
+
+route-orders: $(STAMP) ## route a day's online orders to fulfilment nodes (the seeded demo network unless routing.* files are mapped)
+	$(PY) -m pipelines.route_orders $(ARGS)
+
+bench-routing: $(STAMP) ## order routing: peers, dual-price online rule, batch MIP and the clairvoyant bound on a seeded network (4 weeks)
+	$(PY) -m benchmarks.bench_routing $(ARGS)
 
 bench-campaigns: $(STAMP) ## campaign measurement on generator data with a known effect: interval coverage over 50 seeds, uplift Qini vs response model
 	$(PY) -m benchmarks.bench_campaigns $(ARGS)
