@@ -27,14 +27,12 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.features.transactions import PERSONAL, REDACTED, check_mapping, redact
+from src.features.transactions import check_mapping, config_blocks, open_mapped
 from src.features.validation import (
     Rejects,
     normalise_ids,
     parse_numbers,
     parse_timestamps,
-    read_table,
-    require_columns,
 )
 
 CAMPAIGN_REQUIRED = (C.CAMPAIGN_ID, C.START)
@@ -90,36 +88,12 @@ class CampaignSpec:
                       CAMPAIGN_OPTIONAL)  # fmt: skip
 
 
-def _rejecter(rejects: Rejects, file: str, raw: pd.DataFrame, columns: Mapping[str, str]):
-    rows = np.arange(len(raw), dtype="int64")
-    personal = {columns[k] for k in PERSONAL if k in columns}
-    mapped_raw = redact(raw[list(dict.fromkeys(columns.values()))], personal)
-    bad = np.zeros(len(raw), dtype=bool)
-
-    def reject(mask, column: str, rule: str, values) -> None:
-        mask = np.asarray(mask, dtype=bool) & ~bad  # one reason per row: the first found
-        if mask.any():
-            vals = np.asarray(values)[mask]
-            if column in personal:
-                vals = np.where(pd.isna(vals), vals, REDACTED)
-            rejects.add(file, rows[mask], column, rule, vals, raw=mapped_raw[mask])
-            bad[mask] = True
-
-    return reject, bad
-
-
 def canonical_campaigns(
     spec: CampaignSpec, rejects: Rejects, raw: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """The kept campaigns of one file (``source`` = the spec's name)."""
     file = str(spec.path)
-    if raw is None:
-        raw = read_table(spec.path, sep=spec.sep, encoding=spec.encoding)
-    raw = raw.reset_index(drop=True)
-    col = spec.columns
-    require_columns(raw, file, col)
-    rejects.counts_in[file] = rejects.counts_in.get(file, 0) + len(raw)
-    reject, bad = _rejecter(rejects, file, raw, col)
+    raw, col, reject, bad = open_mapped(spec, rejects, raw)
     out = pd.DataFrame(index=raw.index)
     cid = normalise_ids(raw[col[C.CAMPAIGN_ID]])[0]
     reject(
@@ -168,14 +142,7 @@ def canonical_members(
     raw: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The kept members of one file (``customer_id`` still the source's own id)."""
-    file = str(spec.path)
-    if raw is None:
-        raw = read_table(spec.path, sep=spec.sep, encoding=spec.encoding)
-    raw = raw.reset_index(drop=True)
-    col = spec.columns
-    require_columns(raw, file, col)
-    rejects.counts_in[file] = rejects.counts_in.get(file, 0) + len(raw)
-    reject, bad = _rejecter(rejects, file, raw, col)
+    raw, col, reject, bad = open_mapped(spec, rejects, raw)
     out = pd.DataFrame(index=raw.index)
     out[C.SOURCE] = spec.name
     camp = normalise_ids(raw[col[C.CAMPAIGN_ID]])[0]
@@ -234,8 +201,4 @@ def campaign_spec(entry: Mapping, default_name: str = "campaigns") -> CampaignSp
 
 
 def campaign_specs(entries: Sequence[Mapping] | Mapping | None) -> list[CampaignSpec]:
-    if not entries:
-        return []
-    if isinstance(entries, Mapping):
-        entries = [entries]
-    return [campaign_spec(e) for e in entries if e and e.get("path")]
+    return [campaign_spec(e) for e in config_blocks(entries)]

@@ -23,15 +23,13 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.features.transactions import PERSONAL, REDACTED, check_mapping, redact
+from src.features.transactions import check_mapping, config_blocks, open_mapped
 from src.features.validation import (
     Rejects,
     normalise_ids,
     on_distinct,
     other_format,
     parse_timestamps,
-    read_table,
-    require_columns,
 )
 
 REQUIRED = (C.CUSTOMER_ID, C.TS, C.EVENT)
@@ -86,25 +84,7 @@ def canonical_events(
     Returns the kept events (``customer_id`` still the source's own id) with ``source`` and,
     where mapped, the identity attributes (``member_id``, ``email``, ``phone``)."""
     file = str(spec.path)
-    if raw is None:
-        raw = read_table(spec.path, sep=spec.sep, encoding=spec.encoding)
-    raw = raw.reset_index(drop=True)
-    require_columns(raw, file, spec.columns)
-    rejects.counts_in[file] = rejects.counts_in.get(file, 0) + len(raw)
-    col = spec.columns
-    rows = np.arange(len(raw), dtype="int64")
-    personal = {col[k] for k in PERSONAL if k in col}
-    mapped_raw = redact(raw[list(dict.fromkeys(col.values()))], personal)
-    bad = np.zeros(len(raw), dtype=bool)
-
-    def reject(mask, column: str, rule: str, values) -> None:
-        mask = np.asarray(mask, dtype=bool) & ~bad  # one reason per row: the first found
-        if mask.any():
-            vals = np.asarray(values)[mask]
-            if column in personal:
-                vals = np.where(pd.isna(vals), vals, REDACTED)
-            rejects.add(file, rows[mask], column, rule, vals, raw=mapped_raw[mask])
-            bad[mask] = True
+    raw, col, reject, bad = open_mapped(spec, rejects, raw)
 
     out = pd.DataFrame(index=raw.index)
     out[C.SOURCE] = spec.name
@@ -178,8 +158,4 @@ def events_spec(entry: Mapping, default_name: str = "events") -> EventSpec:
 
 
 def event_specs(entries: Sequence[Mapping] | Mapping | None) -> list[EventSpec]:
-    if not entries:
-        return []
-    if isinstance(entries, Mapping):
-        entries = [entries]
-    return [events_spec(e) for e in entries if e and e.get("path")]
+    return [events_spec(e) for e in config_blocks(entries)]

@@ -8,6 +8,7 @@ linking happen later, on all sources together (see ``src.features.tables``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +94,49 @@ class SourceSpec:
         check_mapping(f"source '{self.name}'", self.columns, REQUIRED, OPTIONAL)
         if C.UNIT_PRICE not in self.columns and "revenue" not in self.columns:
             raise ValueError(f"source '{self.name}': map either 'unit_price' or 'revenue'")
+
+
+def row_rejecter(rejects: Rejects, file: str, raw: pd.DataFrame, columns: Mapping[str, str]):
+    """``reject(mask, column, rule, values)`` for one file and the ``bad`` mask it fills: one
+    reason per row (the first found), personal columns shown redacted."""
+    rows = np.arange(len(raw), dtype="int64")
+    personal = {columns[k] for k in PERSONAL if k in columns}
+    mapped_raw = redact(raw[list(dict.fromkeys(columns.values()))], personal)
+    bad = np.zeros(len(raw), dtype=bool)
+
+    def reject(mask, column: str, rule: str, values) -> None:
+        mask = np.asarray(mask, dtype=bool) & ~bad
+        if mask.any():
+            vals = np.asarray(values)[mask]
+            if column in personal:
+                vals = np.where(pd.isna(vals), vals, REDACTED)
+            rejects.add(file, rows[mask], column, rule, vals, raw=mapped_raw[mask])
+            bad[mask] = True
+
+    return reject, bad
+
+
+def open_mapped(spec, rejects: Rejects, raw: pd.DataFrame | None = None):
+    """A mapped file (``spec``: path, columns, sep, encoding) read unless given, its mapped
+    columns checked, its rows counted in: ``(raw, columns, reject, bad)``."""
+    file = str(spec.path)
+    if raw is None:
+        raw = read_table(spec.path, sep=spec.sep, encoding=spec.encoding)
+    raw = raw.reset_index(drop=True)
+    require_columns(raw, file, spec.columns)
+    rejects.counts_in[file] = rejects.counts_in.get(file, 0) + len(raw)
+    reject, bad = row_rejecter(rejects, file, raw, spec.columns)
+    return raw, spec.columns, reject, bad
+
+
+def config_blocks(entries) -> list:
+    """The file blocks of a config list (``data.events``, ``data.campaigns``): one block or a
+    list of them; blocks without a ``path`` are skipped."""
+    if not entries:
+        return []
+    if isinstance(entries, Mapping):
+        entries = [entries]
+    return [e for e in entries if e and e.get("path")]
 
 
 def check_mapping(what: str, columns, required, optional) -> None:

@@ -64,13 +64,7 @@ def load_network(cfg: Mapping, rejects: Rejects) -> Network:
         nodes[col] = number(nodes, col, file, rejects)
     nodes["ship_from"] = nodes["ship_from"].astype(str).str.lower().isin(["1", "true", "yes", "y"])
     nodes["type"] = nodes["type"].astype(str).str.strip().str.lower()
-    bad = nodes[NODE_COLUMNS].isna().any(axis=1) | nodes["location_id"].duplicated()
-    if bad.any():
-        rejects.add(file, np.flatnonzero(bad.to_numpy()), "location_id", "incomplete_or_duplicate",
-                    nodes.loc[bad, "location_id"])  # fmt: skip
-    nodes = nodes[~bad].astype({"location_id": str})
-    if nodes.empty:
-        raise DataValidationError(file, "non_empty", "no valid node left")
+    nodes = _complete(nodes, NODE_COLUMNS, "location_id", file, rejects)
     return Network(nodes, load_zones(cfg, rejects), Shipping.from_config(cfg["shipping"]))
 
 
@@ -97,14 +91,19 @@ def load_zones(cfg: Mapping, rejects: Rejects) -> pd.DataFrame:
     rejects.counts_in[zfile] = len(zones)
     for col in ("lat", "lon"):
         zones[col] = number(zones, col, zfile, rejects)
-    bad = zones[["zone", "lat", "lon"]].isna().any(axis=1) | zones["zone"].duplicated()
+    return _complete(zones, ["zone", "lat", "lon"], "zone", zfile, rejects)
+
+
+def _complete(frame, columns, key, file, rejects: Rejects) -> pd.DataFrame:
+    """Rows with every column and a unique ``key``; the others reported, none left: an error."""
+    bad = frame[list(columns)].isna().any(axis=1) | frame[key].duplicated()
     if bad.any():
-        rejects.add(zfile, np.flatnonzero(bad.to_numpy()), "zone", "incomplete_or_duplicate",
-                    zones.loc[bad, "zone"])  # fmt: skip
-    zones = zones[~bad].astype({"zone": str})
-    if zones.empty:
-        raise DataValidationError(zfile, "non_empty", "no valid zone left")
-    return zones
+        rejects.add(file, np.flatnonzero(bad.to_numpy()), key, "incomplete_or_duplicate",
+                    frame.loc[bad, key])  # fmt: skip
+    frame = frame[~bad].astype({key: str})
+    if frame.empty:
+        raise DataValidationError(file, "non_empty", f"no valid {key} left")
+    return frame
 
 
 def load_orders(cfg: Mapping, network: Network, skus: pd.Index, rejects: Rejects) -> pd.DataFrame:
