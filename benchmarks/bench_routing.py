@@ -32,6 +32,7 @@ from src.routing.simulate import clairvoyant, orders_of, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
+RESERVE = 0.95  # stores keep their walk-in demand quantile at this level
 
 
 def stock_levels(sc: SC.Scenario, service: float, store_online_share: float, review: int):
@@ -50,9 +51,6 @@ def stock_levels(sc: SC.Scenario, service: float, store_online_share: float, rev
         r = poisson_levels(sc.walkin_rate.reshape(-1), left, RESERVE)
         reserve[left] = r.reshape(n_nodes, n_skus)
     return S, reserve
-
-
-RESERVE = 0.95
 
 
 def batch_timing(seed: int, n_orders: int = 5000, n_nodes: int = 50) -> dict:

@@ -16,6 +16,7 @@ the store's walk-in sales of the last ``history_days`` (or ``routing.reserve.pat
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -54,10 +55,10 @@ def write_demo(folder: Path, seed: int) -> dict:
     rng = np.random.default_rng(seed)
     demand = sc.online_rate.sum(axis=0)[None, :] * 0.5 + sc.walkin_rate
     on_hand = rng.poisson(demand * 7)
-    nz = np.nonzero(on_hand >= 0)
+    nz = np.indices(on_hand.shape).reshape(2, -1)  # every node x SKU, zero stock included
     to_csv(pd.DataFrame({C.LOCATION_ID: net.nodes["location_id"].to_numpy()[nz[0]],
                          C.SKU: sc.skus[nz[1]], C.AS_OF: sc.start - pd.Timedelta(days=1),
-                         C.ON_HAND: on_hand[nz].astype(float), C.ON_ORDER: 0.0}),
+                         C.ON_HAND: on_hand.reshape(-1).astype(float), C.ON_ORDER: 0.0}),
            folder / "stock.csv")  # fmt: skip
     reserve = poisson_levels(sc.walkin_rate.reshape(-1), 7, 0.95).reshape(sc.walkin_rate.shape)
     keep = reserve > 0
@@ -115,7 +116,7 @@ def route(config: Mapping) -> dict:
         files = write_demo(out_dir / "demo", int(cfg["demo_seed"]))
         log.info("no network mapped (routing.network.nodes.path): routing the seeded demo world "
                  "in %s", files["nodes"].parent)  # fmt: skip
-        cfg = json.loads(json.dumps(cfg))
+        cfg = copy.deepcopy(cfg)
         cfg["network"]["nodes"]["path"], cfg["network"]["zones"]["path"] = (
             files["nodes"],
             files["zones"],

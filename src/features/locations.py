@@ -42,6 +42,20 @@ class LocationSpec:
         check_mapping("locations file", self.columns, REQUIRED, OPTIONAL)
 
 
+def parse_flags(values: pd.Series) -> pd.Series:
+    """Yes/no text (1/true/yes/y/t, 0/false/no/n/f; any case) as nullable booleans; anything
+    else becomes null (callers that must reject it check ``is_flag`` first)."""
+    text = values.astype("string").str.strip().str.lower()
+    return text.map(lambda v: pd.NA if pd.isna(v) or v not in TRUE | FALSE else v in TRUE).astype(
+        "boolean"
+    )
+
+
+def is_flag(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip().str.lower()
+    return text.isna() | text.isin(TRUE | FALSE)
+
+
 def canonical_locations(spec: LocationSpec, rejects: Rejects) -> pd.DataFrame:
     """The file's kept rows in canonical names (only the mapped columns)."""
     file = str(spec.path)
@@ -78,9 +92,8 @@ def canonical_locations(spec: LocationSpec, rejects: Rejects) -> pd.DataFrame:
         reject((t.notna() & ~t.isin(TYPES)).to_numpy(), C.LOCATION_TYPE, "unknown_type")
         out[C.LOCATION_TYPE] = t
     if C.SHIP_FROM in out:
-        f = out[C.SHIP_FROM].astype("string").str.strip().str.lower()
-        reject((f.notna() & ~f.isin(TRUE | FALSE)).to_numpy(), C.SHIP_FROM, "not_a_flag")
-        out[C.SHIP_FROM] = f.map(lambda v: pd.NA if pd.isna(v) else v in TRUE).astype("boolean")
+        reject((~is_flag(out[C.SHIP_FROM])).to_numpy(), C.SHIP_FROM, "not_a_flag")
+        out[C.SHIP_FROM] = parse_flags(out[C.SHIP_FROM])
     return out[~bad].reset_index(drop=True)
 
 

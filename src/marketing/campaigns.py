@@ -41,6 +41,7 @@ from statsmodels.stats.proportion import (
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from src.features import columns as C
+from src.marketing.uplift import features
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +282,6 @@ def measure(
 ) -> tuple[dict, pd.DataFrame]:
     """Effects, totals, ROI and verdict of one campaign (``cfg``: conf/measure) and its member
     frame. Randomised when it has at least ``min_holdout`` held-out members, else matched DiD."""
-    from src.marketing.uplift import features
-
     alpha, attribution = float(cfg["alpha"]), int(cfg["attribution_days"])
     n_t = int((members[C.GROUP] == C.GROUP_TREATED).sum())
     n_h = int((members[C.GROUP] == C.GROUP_HOLDOUT).sum())

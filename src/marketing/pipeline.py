@@ -224,6 +224,7 @@ def run_measure(config: Mapping) -> dict:
         del tx
         tracking = config["tracking"]
         configure(tracking["uri"], "campaigns", tracking["artifact_root"])
+    now = None
     for camp in ready:
         cid = camp[C.CAMPAIGN_ID]
         mem = members[members[C.CAMPAIGN_ID] == cid]
@@ -238,8 +239,10 @@ def run_measure(config: Mapping) -> dict:
             and cfg["uplift"]["enabled"]
             and len(frame) >= int(cfg["uplift"]["min_members"])
         ):
-            study, next_targets = _uplift(cfg["uplift"], camp, frame, lines, events, customers,
-                                          channels, data_end)  # fmt: skip
+            if now is None:  # every customer as of the data's end: whom to target next
+                now = UP.features(lines, events, customers, data_end + pd.Timedelta(days=1),
+                                  channels)  # fmt: skip
+            study, next_targets = _uplift(cfg["uplift"], camp, frame, lines, events, channels, now)
             studies.append({C.CAMPAIGN_ID: cid, "chosen": study["chosen"],
                             **{f"validation_qini/{k}": v for k, v in study["validation"].items()},
                             **{f"test_qini/{k}": v for k, v in study["test"].items()},
@@ -273,9 +276,9 @@ def run_measure(config: Mapping) -> dict:
             "path": str(out_dir), **written}  # fmt: skip
 
 
-def _uplift(cfg, camp, frame, lines, events, customers, channels, data_end):
+def _uplift(cfg, camp, frame, lines, events, channels, now: pd.DataFrame):
     """Uplift study on one randomised campaign, then the chosen learner refitted on all its
-    members scores every customer as of the data's end: whom to target next, best first."""
+    members scores every customer (``now``: features as of the data's end), best first."""
     feats = UP.features(lines, events, frame.index, camp[C.START], channels)
     y = frame[cfg["outcome"]].to_numpy(float)
     if cfg["outcome"] == K.CONVERTED:
@@ -283,7 +286,6 @@ def _uplift(cfg, camp, frame, lines, events, customers, channels, data_end):
     study = UP.uplift_study(feats, frame[K.TREATMENT].to_numpy(), y, cfg["learners"],
                             seed=int(cfg["seed"]), test_share=float(cfg["test_share"]),
                             folds=int(cfg["folds"]), params=cfg["lgbm"])  # fmt: skip
-    now = UP.features(lines, events, customers, data_end + pd.Timedelta(days=1), channels)
     score = UP.fit_predict(study["chosen"], feats.to_numpy(float), frame[K.TREATMENT].to_numpy(),
                            y, now.to_numpy(float), int(cfg["seed"]), cfg["lgbm"])  # fmt: skip
     ranked = pd.DataFrame({C.CUSTOMER_ID: now.index, "uplift": score})

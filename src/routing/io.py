@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.features.locations import parse_flags
 from src.features.validation import DataValidationError, Rejects, read_table
 from src.routing.network import NODE_COLUMNS, Network, Shipping
 
@@ -62,7 +63,7 @@ def load_network(cfg: Mapping, rejects: Rejects) -> Network:
             nodes[col] = defaults.get(col)
     for col in ("lat", "lon", "pick_capacity", "handling_per_order", "handling_per_unit"):
         nodes[col] = number(nodes, col, file, rejects)
-    nodes["ship_from"] = nodes["ship_from"].astype(str).str.lower().isin(["1", "true", "yes", "y"])
+    nodes["ship_from"] = parse_flags(nodes["ship_from"]).fillna(False).to_numpy(bool)
     nodes["type"] = nodes["type"].astype(str).str.strip().str.lower()
     nodes = _complete(nodes, NODE_COLUMNS, "location_id", file, rejects)
     return Network(nodes, load_zones(cfg, rejects), Shipping.from_config(cfg["shipping"]))
@@ -78,7 +79,7 @@ def nodes_from_locations(locations: pd.DataFrame, defaults: Mapping) -> pd.DataF
     for col in ("ship_from", "pick_capacity", "handling_per_order", "handling_per_unit"):
         values = loc[col].astype(object).where(loc[col].notna(), defaults.get(col))
         nodes[col] = values.to_numpy()
-    nodes["ship_from"] = nodes["ship_from"].astype(str).str.lower().isin(["1", "true", "yes", "y"])
+    nodes["ship_from"] = parse_flags(nodes["ship_from"]).fillna(False).to_numpy(bool)
     for col in ("pick_capacity", "handling_per_order", "handling_per_unit"):
         nodes[col] = pd.to_numeric(nodes[col])
     return nodes

@@ -78,8 +78,3 @@ class Network:
         return float(
             self.per_order[node] + self.parcel[node, zone] + self.per_unit[node, 0] * units
         )
-
-    def unit_cost(self, zone: int) -> np.ndarray:
-        """Cost per unit from every node to ``zone`` if the parcel's fixed part were shared by
-        ``1`` unit — the transportation LP's cost (fixed parts are per shipment, not per unit)."""
-        return self.per_order + self.parcel[:, zone] + self.per_unit[:, 0]

@@ -26,6 +26,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from src.routing.network import Network
 
 POLICIES = ("nearest", "dc_first", "fewest_splits", "dual")
+PENALTY = 25.0  # cost of a unit nobody can ship (lost sale / later expedite), per unit
 
 
 @dataclass
@@ -135,9 +136,6 @@ def route_one(
                 best, best_cost = (shipments, unfilled), cost
         return _plan(network, order, *best)
     raise ValueError(f"unknown routing policy {policy!r}; choose from {list(POLICIES)}")
-
-
-PENALTY = 25.0  # cost of a unit nobody can ship (lost sale / later expedite), per unit
 
 
 def _plan(network, order, shipments, unfilled) -> Plan:

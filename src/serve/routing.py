@@ -12,6 +12,7 @@ assignment (retries are safe).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -43,7 +44,7 @@ def write_snapshot(folder: Path, network: Network, skus, avail: np.ndarray, dual
     folder.mkdir(parents=True, exist_ok=True)
     network.nodes.to_parquet(folder / "nodes.parquet", index=False)
     network.zones.to_parquet(folder / "zones.parquet", index=False)
-    meta = {"shipping": network.shipping.__dict__, "skus": [str(s) for s in skus]}
+    meta = {"shipping": dataclasses.asdict(network.shipping), "skus": [str(s) for s in skus]}
     (folder / "routing.json").write_text(json.dumps(meta))
     np.save(folder / "avail.npy", avail)
     np.save(folder / "duals.npy", duals if duals is not None else np.zeros_like(avail))
