@@ -115,7 +115,9 @@ def round_to_pack(qty, moq=0.0, case_pack=1.0) -> np.ndarray:
     moq = np.maximum(np.asarray(moq, float), 0.0)
     positive = q > 1e-9
     lifted = np.maximum(q, moq)
-    rounded = np.ceil(np.round(lifted / pack, 9)) * pack
+    # a positive order is at least one pack: rounding lifted / pack to 9 decimals (against float
+    # noise such as 12.000000001 packs) must not turn a tiny positive need into nothing
+    rounded = np.maximum(np.ceil(np.round(lifted / pack, 9)), 1.0) * pack
     return np.where(positive, rounded, 0.0)
 
 
