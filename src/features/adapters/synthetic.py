@@ -15,7 +15,15 @@
   online basket with a probability that depends on their segment at the send (``active`` —
   bought in the last 90 days, ``lapsed`` — bought before, ``never``), so the effect is
   heterogeneous and known: ``campaign_truth`` holds the expected incremental orders and revenue
-  per targeted customer, ``uplift_truth`` each member's own uplift.
+  per targeted customer, ``uplift_truth`` each member's own uplift;
+* **taste** (opt-in, ``taste={…}``; :data:`TASTE` holds the defaults): without it every line is
+  drawn from the *global* SKU popularity — nothing personal to learn, so popularity is the right
+  recommendation. With it, each person has latent preferences (a main taste segment among
+  ``segments``, each segment its own item affinities of ``strength``), staple items re-bought on
+  a cycle of their category (``cycle_days``, ``repeat``), baskets with complements (each SKU has a
+  partner in its category, added with probability ``complement``) and new items launched during
+  the period that people explore (``new_items``, ``novelty``) — so that personalised
+  recommenders can beat popularity where they should, and tests can check both directions.
 
 ``truth`` maps every ``(source, source_id)`` to the person behind it, so One-ID can be scored.
 """
@@ -61,6 +69,18 @@ CAMPAIGNS = (
      "uplift": {"active": 0.15, "lapsed": 0.0, "never": 0.0}},
 )  # fmt: skip
 SEGMENTS = ("active", "lapsed", "never")
+# Taste (opt-in): the parameters of the personal purchase model, each overridable by config.
+TASTE = {
+    "segments": 12,  # latent taste segments; each person belongs mainly to one
+    "strength": 1.5,  # spread of a segment's item affinities (log scale; 0 = no taste)
+    "affinity": 0.8,  # share of a person's free picks from their segment (rest: global popularity)
+    "staples": 6.0,  # mean number of staple items per person (Poisson, at least 1)
+    "cycle_days": 28.0,  # mean re-buy cycle; each category's own cycle scatters around it
+    "repeat": 0.85,  # chance that a due staple is bought in the person's next basket
+    "complement": 0.25,  # chance that a line brings its complement into the basket
+    "new_items": 0.1,  # share of SKUs launched during the period (uniformly in its second half)
+    "novelty": 3.0,  # pick weight of an item in its first 30 days on sale
+}
 
 
 @dataclass
@@ -75,6 +95,7 @@ class SyntheticData:
     members: pd.DataFrame | None = None  # the members export: campaign_id, customer_id, group
     campaign_truth: pd.DataFrame | None = None  # per campaign: expected effects per target
     uplift_truth: pd.DataFrame | None = None  # per member: segment and own uplift
+    taste_truth: dict | None = None  # with taste: each person's segment and staples, affinities
 
 
 def _noisy_email(rng: np.random.Generator, email: np.ndarray) -> np.ndarray:
@@ -111,6 +132,7 @@ def generate(
     events: bool = True,
     campaigns: Sequence[Mapping] | None = CAMPAIGNS,
     stock_history_weeks: int = 8,
+    taste: Mapping | None = None,
 ) -> SyntheticData:
     """``anomalies``: planted incidents, each ``{day, days, channel, factor}`` — the order rate of
     ``channel`` (every channel when null) times ``factor`` for ``days`` days from ``day`` (an
@@ -123,7 +145,12 @@ def generate(
     to the channel's sales, so everything else is the same with or without campaigns.
 
     ``stock_history_weeks``: weekly stock snapshots before the last day (some SKUs out of stock
-    in them), so that back-in-stock audiences have a history; from their own random stream."""
+    in them), so that back-in-stock audiences have a history; from their own random stream.
+
+    ``taste``: null (default) for purchases from global popularity, or a mapping of
+    :data:`TASTE` overrides (``{}`` for the defaults) for personal preferences, staple cycles,
+    complements and new items; the orders (who buys when, in which channel) stay the same, their
+    lines are drawn from the person's taste (:func:`_taste_lines`, its own random stream)."""
     rng = np.random.default_rng(seed)
     params = dict(
         seed=seed, n_people=n_people, n_skus=n_skus, n_stores=n_stores, start=start, days=days
@@ -135,6 +162,14 @@ def generate(
     campaigns = [dict(c) for c in (campaigns or ())]
     if campaigns:
         params["campaigns"] = campaigns
+    if taste is not None:
+        unknown = set(taste) - set(TASTE)
+        if unknown:
+            raise ValueError(
+                f"synthetic taste: unknown parameters {sorted(unknown)}; known: {sorted(TASTE)}"
+            )
+        taste = {**TASTE, **{k: float(v) for k, v in taste.items()}}
+        params["taste"] = taste
 
     # --- people and their identities ----------------------------------------------------------
     person = np.arange(n_people)
@@ -223,8 +258,11 @@ def generate(
         line_order = np.repeat(np.arange(len(day)), n_lines)
         line_day = day[line_order]
         u = rng.random(len(line_order))
-        cum = np.cumsum(weight[line_day], axis=1)
-        line_sku = (u[:, None] > cum).sum(axis=1).clip(0, n_skus - 1)
+        line_sku = np.empty(len(line_order), dtype=int)
+        for d in np.unique(line_day):  # inverse-CDF draws, one day's weights at a time
+            mine = line_day == d
+            line_sku[mine] = np.searchsorted(np.cumsum(weight[d]), u[mine], side="left")
+        line_sku = line_sku.clip(0, n_skus - 1)
         on_promo = promo[line_day, line_sku]
         price = np.round(base_price[line_sku] * np.where(on_promo, 1 - discount[line_sku], 1.0), 2)
         if ch == "store":
@@ -254,6 +292,21 @@ def generate(
             )
         )
     sales = pd.concat(rows, ignore_index=True)
+    taste_truth = None
+    if taste is not None:
+        sales, taste_truth = _taste_lines(
+            sales,
+            taste,
+            seed,
+            n_people,
+            sku,
+            category,
+            popularity,
+            base_price,
+            discount,
+            promo,
+            dates[0],
+        )
     returned = sales[rng.random(len(sales)) < 0.05].copy()
     returned[C.TS] = returned[C.TS] + pd.to_timedelta(rng.integers(3, 21, len(returned)), unit="D")
     returned = returned[returned[C.TS] < dates[-1] + pd.Timedelta(days=1)]
@@ -318,7 +371,7 @@ def generate(
     exports = _events(seed, bought, ids, uses, sku, dates, identity) if events else {}
     out = SyntheticData(
         raw=raw, locations=locations, inventory=inventory, truth=truth, params=params,
-        events=exports,
+        events=exports, taste_truth=taste_truth,
     )  # fmt: skip
     if camp is not None:
         members = camp["members"]
@@ -347,6 +400,114 @@ def generate(
                     [C.CUSTOMER_ID, C.TS, C.EVENT, C.SKU]
                 ).sort_values(C.TS, kind="stable", ignore_index=True)
     return out
+
+
+def _taste_lines(
+    sales, taste, seed, n_people, sku, category, popularity, base_price, discount, promo, start
+) -> pd.DataFrame:
+    """The same orders (order id, time, person, channel, location), their lines re-drawn from
+    each person's taste (see the module doc; a random stream of its own).
+
+    Per order, in time order: the person's staples whose cycle has come round (each with
+    probability ``repeat``), then free picks — from the person's taste segment with probability
+    ``affinity``, else from global popularity; promotions (x1.8) and launches (not before the
+    launch day, x``novelty`` in the first 30 days) by acceptance sampling — then each line's
+    complement with probability ``complement``."""
+    rng = np.random.default_rng(seed + 50_021)
+    n_skus, n_days = len(sku), promo.shape[0]
+    cats, cat_of = np.unique(category, return_inverse=True)
+    # latent preferences: segment x item affinity; each person's main segment
+    affinity = popularity[None, :] * np.exp(
+        taste["strength"] * rng.standard_normal((int(taste["segments"]), n_skus))
+    )
+    sources = np.vstack([affinity, popularity[None, :]])  # last row: global popularity
+    cdf = np.cumsum(sources / sources.sum(axis=1, keepdims=True), axis=1)
+    main = rng.integers(0, len(affinity), n_people)
+    launch = np.zeros(n_skus, dtype=int)
+    new = rng.random(n_skus) < taste["new_items"]
+    launch[new] = rng.integers(n_days // 2, n_days, int(new.sum()))
+    # staples: items from the person's segment, launched from the start, each on its cycle
+    cycle_of_cat = taste["cycle_days"] * rng.lognormal(0.0, 0.4, len(cats))
+    old = np.flatnonzero(~new)
+    seg_old = affinity[:, old] / affinity[:, old].sum(axis=1, keepdims=True)
+    staples, cycles, last = [], [], []
+    for p in range(n_people):
+        k = max(1, rng.poisson(taste["staples"]))
+        items = old[rng.choice(len(old), size=min(k, len(old)), replace=False, p=seg_old[main[p]])]
+        cyc = cycle_of_cat[cat_of[items]] * rng.lognormal(0.0, 0.25, len(items))
+        staples.append(items)
+        cycles.append(cyc)
+        last.append(-rng.uniform(0.0, 1.0, len(items)) * cyc)  # staggered: not all due at once
+    # complements: a partner in the same category for every SKU
+    partner = np.arange(n_skus)
+    for c in range(len(cats)):
+        members = np.flatnonzero(cat_of == c)
+        partner[members] = rng.permutation(members)
+
+    orders = sales.drop_duplicates(C.ORDER_ID).sort_values(C.TS, kind="stable")
+    n_lines = sales.groupby(C.ORDER_ID, sort=False).size().reindex(orders[C.ORDER_ID]).to_numpy()
+    day = ((orders[C.TS].dt.normalize() - start).dt.days).to_numpy()
+    person = orders["person"].to_numpy()
+    picked_order, picked_sku = [], []
+    due_orders, due_skus, n_free = [], [], np.empty(len(orders), dtype=int)
+    for o in range(len(orders)):
+        p, d = person[o], day[o]
+        due = (d - last[p]) >= cycles[p] * rng.uniform(0.8, 1.2, len(cycles[p]))
+        due &= rng.random(len(due)) < taste["repeat"]
+        last[p] = np.where(due, d, last[p])
+        items = staples[p][due]
+        due_orders.append(np.full(len(items), o))
+        due_skus.append(items)
+        n_free[o] = n_lines[o] if len(items) == 0 else n_lines[o] - 1
+    picked_order.append(np.concatenate(due_orders))
+    picked_sku.append(np.concatenate(due_skus))
+    # free picks: vectorised acceptance sampling over every line at once
+    free_order = np.repeat(np.arange(len(orders)), n_free)
+    free_day = day[free_order]
+    src = np.where(
+        rng.random(len(free_order)) < taste["affinity"], main[person[free_order]], len(affinity)
+    )
+    choice = np.full(len(free_order), -1)
+    top = 1.8 * max(taste["novelty"], 1.0)
+    for _ in range(50):
+        todo = np.flatnonzero(choice < 0)
+        if not len(todo):
+            break
+        u, draw = rng.random(len(todo)), np.empty(len(todo), dtype=int)
+        for k in np.unique(src[todo]):  # inverse-CDF draws, one source (segment) at a time
+            mine = src[todo] == k
+            draw[mine] = np.searchsorted(cdf[k], u[mine], side="right")
+        draw = draw.clip(0, n_skus - 1)
+        d = free_day[todo]
+        weight = np.where(promo[np.minimum(d, n_days - 1), draw], 1.8, 1.0) * np.where(
+            (d >= launch[draw]) & (d < launch[draw] + 30) & new[draw], taste["novelty"], 1.0
+        )
+        ok = (d >= launch[draw]) & (rng.random(len(todo)) < weight / top)
+        choice[todo[ok]] = draw[ok]
+    keep = choice >= 0  # a pick that kept failing (only unlaunched items drawn) is dropped
+    picked_order.append(free_order[keep])
+    picked_sku.append(choice[keep])
+    lines = pd.DataFrame({"o": np.concatenate(picked_order), "s": np.concatenate(picked_sku)})
+    comp = lines[rng.random(len(lines)) < taste["complement"]].assign(
+        s=lambda f: partner[f["s"].to_numpy()]
+    )
+    comp = comp[day[comp["o"].to_numpy()] >= launch[comp["s"].to_numpy()]]
+    lines = pd.concat([lines, comp]).drop_duplicates().sort_values("o", kind="stable")
+    o, s = lines["o"].to_numpy(), lines["s"].to_numpy()
+    head = orders[[C.ORDER_ID, C.TS, "person", C.CHANNEL, C.LOCATION_ID]].iloc[o]
+    on_promo = promo[np.minimum(day[o], n_days - 1), s]
+    out = head.reset_index(drop=True).assign(
+        **{
+            C.SKU: sku[s],
+            C.QTY: 1 + rng.poisson(0.3, len(o)),
+            C.UNIT_PRICE: np.round(base_price[s] * np.where(on_promo, 1 - discount[s], 1.0), 2),
+            C.PROMO: on_promo,
+        }
+    )
+    out[C.LINE] = out.groupby(C.ORDER_ID, sort=False).cumcount() + 1
+    truth = {"segment": main, "staples": [sku[i] for i in staples], "affinity": affinity,
+             "launch": launch, "partner": sku[partner]}  # fmt: skip
+    return out[sales.columns].reset_index(drop=True), truth
 
 
 def _campaigns(seed, campaigns, sales, uses, dates, sku, base_price, category) -> dict | None:
@@ -471,6 +632,21 @@ def _events(seed, sales, ids, uses, sku, dates, identity) -> dict[str, pd.DataFr
         keep += [c for c in (C.MEMBER_ID, C.EMAIL, C.PHONE) if c in ev]
         out[ch] = ev.sort_values(C.TS, kind="stable")[keep].reset_index(drop=True)
     return out
+
+
+def person_purchases(data: SyntheticData) -> pd.DataFrame:
+    """One purchase event per person x SKU x day (``customer_id`` = ``P<person>``): the
+    recommendation view of the generated sales with the identity truth applied, so a benchmark
+    or a test sees the generator's people without One-ID's errors."""
+    parts = []
+    for ch, f in data.raw.items():
+        f = f[(f[C.QTY] > 0) & f[C.CUSTOMER_ID].notna()]
+        person = data.truth[data.truth[C.SOURCE] == ch].set_index(C.SOURCE_ID)["person_id"]
+        parts.append(pd.DataFrame({C.CUSTOMER_ID: "P" + f[C.CUSTOMER_ID].map(person).astype(str),
+                                   C.SKU: f[C.SKU], C.TS: f[C.TS].dt.normalize()}))  # fmt: skip
+    ev = pd.concat(parts, ignore_index=True).drop_duplicates().reset_index(drop=True)
+    ev[C.WEIGHT] = 1.0
+    return ev
 
 
 def source_specs(data: SyntheticData) -> list[SourceSpec]:
