@@ -25,6 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from src.features import columns as C
+from src.recsys.sparse import top_k_rows
 
 RANK = "rank"
 SCORE = "score"
@@ -33,6 +34,9 @@ COLD_START = "cold_start"
 POPULAR_FILL = "popular_fill"
 SIMILAR_SKU = "similar_sku"
 BATCH = 1024
+DENSE_CELLS = (
+    4_000_000  # scores held at once (rows x items): the batch shrinks as the catalogue grows
+)
 
 
 class Recommender(ABC):
@@ -127,9 +131,10 @@ class Recommender(ABC):
         rows = self.customers_.get_indexer(ids)
         known = rows >= 0
         parts = []
-        for start in range(0, int(known.sum()), BATCH):
-            batch_ids = ids[known][start : start + BATCH]
-            batch_rows = rows[known][start : start + BATCH]
+        batch = self.batch_size()
+        for start in range(0, int(known.sum()), batch):
+            batch_ids = ids[known][start : start + batch]
+            batch_rows = rows[known][start : start + batch]
             parts.append(self._top_known(batch_ids, batch_rows, k, mask, exclude_seen))
         cold = ids[~known]
         if len(cold):
@@ -142,6 +147,61 @@ class Recommender(ABC):
         return (
             out.sort_values(["_o", RANK], kind="stable").drop(columns="_o").reset_index(drop=True)
         )
+
+    def candidates(
+        self, customer_ids: Sequence[str], n: int, *, exclude_seen: bool = False
+    ) -> pd.DataFrame:
+        """The model's own top-``n`` for known customers — no popularity fill, no business
+        rules: what a re-ranker takes as candidates (``customer_id, sku, score, rank``). Models
+        whose scores are sparse (:meth:`_score_sparse`) never build a dense (customers x items)
+        matrix here, so candidate generation costs what the customers bought, not the catalogue."""
+        ids = pd.Index([str(c) for c in customer_ids])
+        rows = self.customers_.get_indexer(ids)
+        ids, rows = ids[rows >= 0], rows[rows >= 0]
+        parts = []
+        sparse = self._score_sparse(rows[:0]) is not None
+        batch = BATCH if sparse else self.batch_size()
+        for start in range(0, len(rows), batch):
+            r = rows[start : start + batch]
+            if sparse:
+                M = self._score_sparse(r).tocsr()
+                if exclude_seen:
+                    M = M - M.multiply(self.X_[r] > 0)
+                M.eliminate_zeros()
+                M = top_k_rows(M, n).tocoo()
+                i, j, v = M.row, M.col, M.data
+            else:
+                raw = np.asarray(self._score(r), dtype=np.float64)
+                raw[~np.isfinite(raw)] = -np.inf
+                if exclude_seen:
+                    raw[self.X_[r].nonzero()] = -np.inf
+                kk = min(n, raw.shape[1])
+                top = np.argpartition(-raw, kk - 1, axis=1)[:, :kk]
+                i, j = np.repeat(np.arange(len(r)), kk), top.ravel()
+                v = raw[i, j]
+                ok = np.isfinite(v)
+                i, j, v = i[ok], j[ok], v[ok]
+            parts.append(pd.DataFrame({C.CUSTOMER_ID: ids[start : start + batch].to_numpy()[i],
+                                       C.SKU: self.items_.to_numpy()[j], SCORE: v}))  # fmt: skip
+        if not parts:
+            return pd.DataFrame(columns=[C.CUSTOMER_ID, C.SKU, SCORE, RANK])
+        out = pd.concat(parts, ignore_index=True)
+        out[RANK] = (
+            out.groupby(C.CUSTOMER_ID, sort=False)[SCORE]
+            .rank(method="first", ascending=False)
+            .astype(int)
+        )
+        return out
+
+    def _score_sparse(self, rows: np.ndarray) -> sp.spmatrix | None:
+        """Sparse scores (zero = not scored) where the model's scores are naturally sparse;
+        ``None`` for dense models."""
+        return None
+
+    def batch_size(self) -> int:
+        """Customers scored at once: dense (customers x items) scores stay near
+        :data:`DENSE_CELLS` cells, so memory does not grow with the catalogue."""
+        return int(np.clip(DENSE_CELLS // max(len(self.items_), 1), 16, BATCH))
 
     def _top_known(self, ids, rows, k, mask, exclude_seen) -> pd.DataFrame:
         raw = np.asarray(self._score(rows), dtype=np.float64)
@@ -160,9 +220,53 @@ class Recommender(ABC):
             score,
             allowed,
             k,
-            reasons=np.where(scored, None, POPULAR_FILL),
+            reasons=(~scored, POPULAR_FILL),
             shown=np.where(scored, raw, self.popularity_),
         )
+
+    def _top_scored(self, ids, rows, k, mask, exclude_seen, who, cols, values) -> pd.DataFrame:
+        """:meth:`_top_known` from sparse scores — ``values`` of items ``cols`` for customers
+        ``ids[who]`` — without a dense (customers x items) matrix: the scored items first by
+        score, then the popularity fill, under the same rules (allowed mask, already bought)."""
+        n = len(ids)
+        ok = mask[cols] & np.isfinite(values)
+        if exclude_seen:
+            ok &= np.asarray(self.X_[rows[who], cols]).ravel() == 0
+        top = pd.DataFrame({"c": who[ok], "j": cols[ok], "v": values[ok]})
+        top = top.sort_values(["c", "v"], ascending=[True, False], kind="stable")
+        top = top[top.groupby("c").cumcount() < k]
+        have = np.bincount(top["c"].to_numpy(), minlength=n)
+        need = k - have
+        fills = []
+        if need.any():
+            # popularity fill: the most popular allowed items, minus what is scored or bought
+            order = np.argsort(-self.popularity_, kind="stable")
+            order = order[mask[order]]
+            pool = order[: k + int(self.X_[rows].getnnz(axis=1).max(initial=0)) * exclude_seen + k]
+            c = np.repeat(np.flatnonzero(need > 0), len(pool))
+            j = np.tile(pool, int((need > 0).sum()))
+            width = len(self.items_)
+            drop = np.isin(
+                c.astype(np.int64) * width + j,
+                top["c"].to_numpy(np.int64) * width + top["j"].to_numpy(),
+            )
+            if exclude_seen:
+                drop |= np.asarray(self.X_[rows[c], j]).ravel() != 0
+            c, j = c[~drop], j[~drop]
+            fill = pd.DataFrame({"c": c, "j": j, "v": self.popularity_[j]})
+            fills.append(fill[fill.groupby("c").cumcount() < need[fill["c"].to_numpy()]])
+        out = pd.concat(
+            [top.assign(reason=None), *[f.assign(reason=POPULAR_FILL) for f in fills]],
+            ignore_index=True,
+        )
+        out = out.sort_values("c", kind="stable")
+        return pd.DataFrame({
+            C.CUSTOMER_ID: np.asarray(ids, dtype=object)[out["c"].to_numpy()],
+            RANK: out.groupby("c").cumcount().to_numpy() + 1,
+            C.SKU: self.items_.to_numpy()[out["j"].to_numpy()],
+            SCORE: out["v"].to_numpy(float),
+            REASON: out["reason"].to_numpy(object),
+        })  # fmt: skip
 
     def _top_cold(self, ids, k, mask, segments) -> pd.DataFrame:
         pop = np.vstack(
@@ -175,11 +279,12 @@ class Recommender(ABC):
             score,
             allowed,
             k,
-            reasons=np.full(score.shape, COLD_START, dtype=object),
+            reasons=(True, COLD_START),
             shown=pop,
         )
 
     def _top_k(self, ids, score, allowed, k, reasons, shown) -> pd.DataFrame:
+        """``reasons`` = (where it applies — a mask over ``score`` or a scalar —, the reason)."""
         score = np.where(allowed, score, -np.inf)
         kk = min(k, score.shape[1])
         top = np.argpartition(-score, kk - 1, axis=1)[:, :kk]
@@ -195,8 +300,12 @@ class Recommender(ABC):
                 RANK: np.tile(np.arange(1, kk + 1), n),
                 C.SKU: self.items_.to_numpy()[top.ravel()],
                 SCORE: np.take_along_axis(np.asarray(shown, float), top, axis=1).ravel(),
-                REASON: np.take_along_axis(
-                    np.broadcast_to(reasons, score.shape), top, axis=1
+                # the reason only where it applies, looked up for the top k alone (an object
+                # array over every item would cost more than the scoring)
+                REASON: np.where(
+                    np.take_along_axis(np.broadcast_to(reasons[0], score.shape), top, axis=1),
+                    reasons[1],
+                    None,
                 ).ravel(),
             }
         )

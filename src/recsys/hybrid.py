@@ -80,10 +80,8 @@ class Hybrid(Recommender):
     ) -> pd.DataFrame:
         frames = []
         for name, model in models.items():
-            recs = model.recommend(customers, self.n_candidates, exclude_seen=self.mode == "new")
-            recs = (
-                recs[recs["reason"].isna()] if "reason" in recs else recs
-            )  # the model's own picks
+            # the model's own picks (no popularity fill); sparse where the model's scores are
+            recs = model.candidates(customers, self.n_candidates, exclude_seen=self.mode == "new")
             frames.append(
                 recs[[C.CUSTOMER_ID, C.SKU, SCORE, RANK]].rename(
                     columns={SCORE: f"{name}_score", RANK: f"{name}_rank"}
@@ -99,15 +97,21 @@ class Hybrid(Recommender):
     def _context(self, events: pd.DataFrame) -> dict:
         """History signals as of the end of ``events``."""
         now = events[C.TS].max()
+        day = events[C.TS].dt.normalize()
         pair = events.groupby([C.CUSTOMER_ID, C.SKU]).agg(
-            times_bought=(C.WEIGHT, "size"), last_bought=(C.TS, "max")
+            times_bought=(C.WEIGHT, "size"), first_bought=(C.TS, "min"), last_bought=(C.TS, "max")
         )
         pair["days_since_bought"] = (now - pair["last_bought"]).dt.total_seconds() / 86400
+        # purchase-cycle timing: the pair's mean gap between purchase days, and how far through
+        # its cycle the customer is (1 = due today)
+        n_days = day.groupby([events[C.CUSTOMER_ID], events[C.SKU]]).nunique()
+        span = (pair["last_bought"] - pair["first_bought"]).dt.total_seconds() / 86400
+        pair["mean_gap"] = np.where(n_days > 1, span / (n_days - 1).clip(lower=1), np.nan)
+        pair["due_ratio"] = pair["days_since_bought"] / pair["mean_gap"]
         cust = events.groupby(C.CUSTOMER_ID).agg(
-            cust_orders=(C.TS, lambda s: s.dt.normalize().nunique()),
-            cust_last=(C.TS, "max"),
-            cust_items=(C.SKU, "nunique"),
+            cust_last=(C.TS, "max"), cust_items=(C.SKU, "nunique")
         )
+        cust["cust_orders"] = day.groupby(events[C.CUSTOMER_ID]).nunique()
         cust["cust_recency"] = (now - cust["cust_last"]).dt.total_seconds() / 86400
         item = pd.DataFrame(index=pd.Index(events[C.SKU].unique(), name=C.SKU))
         for days in (30, 90):
@@ -115,8 +119,12 @@ class Hybrid(Recommender):
             item[f"pop_{days}"] = recent.groupby(C.SKU)[C.CUSTOMER_ID].nunique()
         item = item.fillna(0.0)
         item["trend"] = (item["pop_30"] * 3 + 1) / (item["pop_90"] + 1)
+        # how much the item is a repeat buy: share of its buyers who bought it on 2+ days
+        item["repeat_share"] = (
+            (n_days > 1).groupby(level=C.SKU).mean().reindex(item.index).fillna(0.0)
+        )
         return {
-            "pair": pair[["times_bought", "days_since_bought"]],
+            "pair": pair[["times_bought", "days_since_bought", "mean_gap", "due_ratio"]],
             "cust": cust[["cust_orders", "cust_recency", "cust_items"]],
             "item": item,
         }
@@ -174,18 +182,30 @@ class Hybrid(Recommender):
         }
         self.context_ = self._context(events)
 
-    def _score(self, rows: np.ndarray) -> np.ndarray:
+    def _ranked(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(position in ``rows``, item column, ranker score) of every candidate."""
         customers = list(self.customers_[rows])
         f = self._features(self._candidate_frame(self.models_, customers), self.context_)
         pred = self.ranker_.predict(f[self.columns_], num_threads=0)
         # ties (items the ranker cannot tell apart) go to the candidate models' best rank
         best_rank = f[[f"{n}_rank" for n in self.models_]].min(axis=1).to_numpy()
         pred = pred - 1e-6 * best_rank
-        out = np.full((len(rows), len(self.items_)), np.nan)
         r = pd.Index(customers).get_indexer(f[C.CUSTOMER_ID])
         c = self.items_.get_indexer(f[C.SKU])
         ok = (r >= 0) & (c >= 0)
-        out[r[ok], c[ok]] = pred[ok]
+        return r[ok], c[ok], pred[ok]
+
+    def batch_size(self) -> int:
+        return 2048  # candidates are sparse: no dense (customers x items) matrix is built
+
+    def _top_known(self, ids, rows, k, mask, exclude_seen) -> pd.DataFrame:
+        who, cols, values = self._ranked(rows)
+        return self._top_scored(ids, rows, k, mask, exclude_seen, who, cols, values)
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        who, cols, values = self._ranked(rows)
+        out = np.full((len(rows), len(self.items_)), np.nan)
+        out[who, cols] = values
         return out
 
     def feature_importance(self) -> pd.Series:

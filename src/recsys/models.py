@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from src.features import columns as C
 from src.recsys.base import Recommender
+from src.recsys.sparse import blockwise_item_item, top_k_rows
 
 
 class Popularity(Recommender):
@@ -58,6 +59,9 @@ class BuyAgain(Recommender):
         dense = self.S_[rows].toarray()
         return np.where(dense > 0, dense, np.nan)
 
+    def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:
+        return self.S_[rows]
+
 
 class ItemKNN(Recommender):
     name = "item_knn"
@@ -69,35 +73,23 @@ class ItemKNN(Recommender):
     def _fit(self, interactions: pd.DataFrame) -> None:
         Xb = (self.X_ > 0).astype(np.float32)
         norms = np.sqrt(np.asarray(Xb.sum(axis=0)).ravel()) + 1e-9
-        co = (Xb.T @ Xb).tocsr().astype(np.float32)
+        Xn = (Xb @ sp.diags((1 / norms).astype(np.float32))).tocsr()
+        # cosine in column blocks with top-(k+1) per item (itself included, then dropped): the
+        # full item x item product never exists, whatever the catalogue's size
+        co = blockwise_item_item(Xn, Xn, self.k_neighbours + 1)
         co.setdiag(0)
         co.eliminate_zeros()
-        co = sp.diags(1 / norms) @ co @ sp.diags(1 / norms)
-        self.W_ = _keep_top_k_per_row(sp.csr_matrix(co), self.k_neighbours)
+        self.W_ = top_k_rows(co, self.k_neighbours)
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         Xb = (self.X_[rows] > 0).astype(np.float32)
         return np.asarray((Xb @ self.W_.T).todense())
 
+    def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:
+        return (self.X_[rows] > 0).astype(np.float32) @ self.W_.T
+
     def _item_similarity(self, cols: np.ndarray) -> np.ndarray:
         return self.W_[cols].toarray()
-
-
-def _keep_top_k_per_row(M: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    M = M.tocsr()
-    data, indices, indptr = [], [], [0]
-    for i in range(M.shape[0]):
-        start, end = M.indptr[i], M.indptr[i + 1]
-        vals, idx = M.data[start:end], M.indices[start:end]
-        if len(vals) > k:
-            keep = np.argpartition(-vals, k - 1)[:k]
-            vals, idx = vals[keep], idx[keep]
-        data.append(vals)
-        indices.append(idx)
-        indptr.append(indptr[-1] + len(vals))
-    return sp.csr_matrix(
-        (np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=M.shape
-    )
 
 
 class _Implicit(Recommender):

@@ -44,4 +44,16 @@ def hybrid(trial: optuna.Trial) -> dict:
         "num_leaves": trial.suggest_int("num_leaves", 15, 127, log=True),
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
         "num_boost_round": trial.suggest_int("num_boost_round", 100, 500, step=50),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 200, log=True),
+        "label_days": trial.suggest_categorical("label_days", [14, 28, 42]),
+    }
+
+
+def tifu_knn(trial: optuna.Trial) -> dict:
+    return {
+        "group_size": trial.suggest_int("group_size", 2, 20),
+        "within_decay": trial.suggest_float("within_decay", 0.5, 1.0),
+        "group_decay": trial.suggest_float("group_decay", 0.3, 1.0),
+        "k_neighbours": trial.suggest_int("k_neighbours", 10, 500, log=True),
+        "alpha": trial.suggest_float("alpha", 0.3, 1.0),
     }
