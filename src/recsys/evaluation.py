@@ -5,7 +5,10 @@
 * **all**: repeat purchases count; **new**: items bought before the cutoff are excluded from the
   recommendations and from the truth, customers with no new item are dropped;
 * **cold start**: customers who bought in the window but never before; they get the fallback;
-* figures per lifecycle segment (as of the cutoff) for the *all* variant.
+* figures per lifecycle segment (as of the cutoff) for the *all* variant, and where a model
+  wins (:func:`breakdown`): by customer frequency bucket (purchase days before the cutoff), by
+  lifecycle stage, and repeat vs explore (truth items bought before the cutoff vs new ones,
+  scored on the same list), with the share of repeat items in the list.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.recsys.base import Recommender
+from src.recsys.base import RANK, Recommender
 from src.recsys.metrics import catalogue_coverage, novelty, per_customer
 
 
@@ -45,6 +48,49 @@ def holdout(
     new = truth_all.merge(seen, on=[C.CUSTOMER_ID, C.SKU], how="left")
     truth_new = new[new["_seen"].isna()].drop(columns="_seen")
     return Holdout(cutoff, train, truth_all, truth_new, truth[~truth[C.CUSTOMER_ID].isin(known)])
+
+
+FREQUENCY_BUCKETS = ((1, "1"), (3, "2-3"), (9, "4-9"), (np.inf, "10_plus"))  # purchase days
+
+
+def frequency_bucket(train: pd.DataFrame) -> pd.Series:
+    """customer_id -> bucket of the number of days they bought on before the cutoff."""
+    days = train[C.TS].dt.normalize().groupby(train[C.CUSTOMER_ID]).nunique()
+    edges = [0, *[b for b, _ in FREQUENCY_BUCKETS]]
+    return pd.cut(days, edges, labels=[n for _, n in FREQUENCY_BUCKETS]).astype(str)
+
+
+def breakdown(
+    recs: pd.DataFrame, h: Holdout, k: int, lifecycle: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Recall / NDCG at ``k`` of the *all* list by ``dimension`` (frequency, lifecycle, purchase
+    = repeat / explore) and ``member``; ``customers`` = how many were averaged."""
+    pc = per_customer(recs, h.truth_all, k)
+    labels = {"frequency": frequency_bucket(h.train).reindex(pc.index).fillna("unknown")}
+    if lifecycle:
+        labels["lifecycle"] = pd.Series(
+            pc.index.map(lambda c: lifecycle.get(c, "unknown")), pc.index
+        )
+    rows = []
+    for dim, lab in labels.items():
+        g = pc.groupby(lab.to_numpy()).agg(
+            customers=("recall", "size"), recall=("recall", "mean"), ndcg=("ndcg", "mean")
+        )
+        rows += [{"dimension": dim, "member": m, **r} for m, r in g.iterrows()]
+    seen = h.train[[C.CUSTOMER_ID, C.SKU]].drop_duplicates().assign(_seen=True)
+    truth = h.truth_all.merge(seen, on=[C.CUSTOMER_ID, C.SKU], how="left")
+    for member, part in (
+        ("repeat", truth[truth["_seen"].notna()]),
+        ("explore", truth[truth["_seen"].isna()]),
+    ):
+        p = per_customer(recs, part, k)
+        rows.append({"dimension": "purchase", "member": member, "customers": len(p),
+                     "recall": p["recall"].mean(), "ndcg": p["ndcg"].mean()})  # fmt: skip
+    top = recs[recs[RANK] <= k].merge(seen, on=[C.CUSTOMER_ID, C.SKU], how="left")
+    rows.append({"dimension": "list", "member": "repeat_share", "customers": top[C.CUSTOMER_ID].nunique(),
+                 "recall": float(top["_seen"].notna().mean()) if len(top) else float("nan"),
+                 "ndcg": float("nan")})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def evaluate(
@@ -84,9 +130,13 @@ def evaluate(
         metrics[f"{variant}/coverage_at_{kmax}"] = catalogue_coverage(r, n_items, kmax)
         metrics[f"{variant}/novelty_at_{kmax}"] = novelty(r, h.train, kmax)
         metrics[f"{variant}/customers"] = float(r[C.CUSTOMER_ID].nunique())
-    if lifecycle:
-        pc = per_customer(recs["all"], truths["all"], kmax)
-        by = pc.groupby(pc.index.map(lambda c: lifecycle.get(c, "unknown")))["recall"].mean()
-        for segment, value in by.items():
-            metrics[f"all/segment/{segment}/recall_at_{kmax}"] = float(value)
+    if not recs["all"].empty:
+        for r in breakdown(recs["all"], h, kmax, lifecycle).itertuples():
+            if r.dimension == "list":
+                metrics[f"all/{r.member}_at_{kmax}"] = float(r.recall)
+                continue
+            # lifecycle stages keep their first name (all/segment/<stage>/…)
+            dim = "segment" if r.dimension == "lifecycle" else r.dimension
+            metrics[f"all/{dim}/{r.member}/recall_at_{kmax}"] = float(r.recall)
+            metrics[f"all/{dim}/{r.member}/ndcg_at_{kmax}"] = float(r.ndcg)
     return metrics, recs

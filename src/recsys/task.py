@@ -111,7 +111,9 @@ class RecsysTask:
 
 
 def recall_plots(metrics: Mapping[str, float], ks, name: str):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    """recall@k by variant, and recall@max(k) (*all*) by lifecycle stage, by customer frequency
+    (purchase days before the cut-off) and for repeat vs explore items."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.2))
     for variant in ("all", "new", "cold"):
         vals = [metrics.get(f"{variant}/recall_at_{k}") for k in ks]
         if all(v is not None for v in vals):
@@ -119,10 +121,22 @@ def recall_plots(metrics: Mapping[str, float], ks, name: str):
     axes[0].set_xlabel("k")
     axes[0].set_ylabel("recall@k")
     axes[0].legend()
-    seg = {k.split("/")[2]: v for k, v in metrics.items() if k.startswith("all/segment/")}
-    axes[1].bar(list(seg), list(seg.values()), color="tab:blue")
-    axes[1].set_ylabel(f"recall@{max(ks)} (all)")
-    axes[1].set_title("by lifecycle stage")
+    kmax = max(ks)
+    for ax, (dim, title, colour) in zip(
+        axes[1:],
+        (("segment", "by lifecycle stage", "tab:blue"),
+         ("frequency", "by purchase days before the cut-off", "tab:green"),
+         ("purchase", "repeat vs explore items", "tab:orange")),
+        strict=True,
+    ):  # fmt: skip
+        got = {
+            k.split("/")[2]: v
+            for k, v in metrics.items()
+            if k.startswith(f"all/{dim}/") and k.endswith(f"/recall_at_{kmax}")
+        }
+        ax.bar(list(got), list(got.values()), color=colour)
+        ax.set_ylabel(f"recall@{kmax} (all)")
+        ax.set_title(title)
     fig.suptitle(name)
     fig.tight_layout()
     plt.close(fig)

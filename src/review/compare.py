@@ -102,7 +102,11 @@ def evidence_figures(client, spec: TaskSpec, c, board, champ, units, names, note
         return {"fill rate vs days of cover": png(policy_tradeoff(board))}
     if spec.evidence.key == "customer_id":
         fig = segment_recall(board, client)
-        return {"recall by lifecycle segment": png(fig)} if fig is not None else {}
+        return (
+            {"recall by lifecycle stage, frequency and repeat vs explore": png(fig)}
+            if fig is not None
+            else {}
+        )
     best = board[board["run_id"] != champ]["run_id"].head(1).tolist()
     series = [str(x) for x in c.get("series") or []]
     if not series and best and best[0] in units and champ in units:

@@ -78,22 +78,40 @@ def bootstrap_forest(
     return fig
 
 
+BREAKDOWNS = {"segment": "lifecycle stage", "frequency": "purchase days before the cut-off",
+              "purchase": "repeat vs explore"}  # fmt: skip
+
+
 def segment_recall(df: pd.DataFrame, client: mlflow.MlflowClient):
+    """recall@20 (all) of each model by lifecycle stage, customer frequency bucket and repeat vs
+    explore items — where each model wins (``val/all/<dimension>/<member>/recall_at_20``)."""
     rows = []
     for r in df.itertuples():
         m = client.get_run(r.run_id).data.metrics
         for k, v in m.items():
-            if k.startswith("val/all/segment/"):
-                rows.append({"model": r.model, "segment": k.split("/")[3], "recall": v})
+            parts = k.split("/")
+            if (
+                len(parts) == 5
+                and parts[:2] == ["val", "all"]
+                and parts[2] in BREAKDOWNS
+                and parts[4].startswith("recall_at_")
+            ):
+                rows.append({"model": r.model, "dimension": parts[2], "member": parts[3],
+                             "recall": v})  # fmt: skip
     if not rows:
         return None
-    t = pd.DataFrame(rows).pivot_table(index="segment", columns="model", values="recall")
-    fig, ax = plt.subplots(figsize=(9, 4))
-    t.plot.bar(ax=ax, rot=0)
-    ax.set_ylabel("recall@20 (all)")
-    ax.set_title("recall by lifecycle stage")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3)
+    t = pd.DataFrame(rows)
+    dims = [d for d in BREAKDOWNS if d in set(t["dimension"])]
+    fig, axes = plt.subplots(1, len(dims), figsize=(5 * len(dims), 4), squeeze=False)
+    for ax, dim in zip(axes[0], dims, strict=True):
+        p = t[t["dimension"] == dim].pivot_table(index="member", columns="model", values="recall")
+        p.plot.bar(ax=ax, rot=0, legend=ax is axes[0][0])
+        ax.set_ylabel("recall@20 (all)")
+        ax.set_title(f"by {BREAKDOWNS[dim]}")
+        ax.set_xlabel("")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
     return fig
 
 
