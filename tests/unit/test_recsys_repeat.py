@@ -190,3 +190,32 @@ def _same_up_to_ties(a: pd.DataFrame, b: pd.DataFrame) -> bool:
     """Equal scores at each rank (items of equal score may swap)."""
     return np.allclose(a.sort_values([C.CUSTOMER_ID, "rank"])["score"].to_numpy(),
                        b.sort_values([C.CUSTOMER_ID, "rank"])["score"].to_numpy())  # fmt: skip
+
+
+def test_benchmark_run_writes_the_validation_chosen_champion(tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.bench_recsys as bench
+    from src.features.adapters.synthetic import generate, person_purchases
+
+    data = generate(seed=2, taste={}, events=False, campaigns=None, stock_history_weeks=0,
+                    n_people=300, n_skus=150, days=150, orders_per_day=15.0)  # fmt: skip
+    ev = person_purchases(data)
+    end = ev[C.TS].max().normalize() + pd.Timedelta(days=1)
+    cutoff = end - pd.Timedelta(days=21)
+    monkeypatch.setattr(
+        bench, "online_retail_events", lambda: (ev, str(cutoff.date()), str(end.date()))
+    )
+    monkeypatch.setattr(bench, "OUT", tmp_path)
+    doc = tmp_path / "BENCHMARKS.md"
+    monkeypatch.setattr(bench, "write_section", lambda key, text, heading: doc.write_text(text))
+    summary = bench.main(["--dataset", "online_retail", "--set", "hybrid.num_boost_round=30",
+                          "--set", "hybrid_new.num_boost_round=30"])  # fmt: skip
+    out = json.loads((tmp_path / "recsys_online_retail.json").read_text())
+    table = pd.DataFrame(out["table"])
+    assert summary["champion_all"] == table.loc[table["val_recall_all"].idxmax(), "model"]
+    assert summary["champion_new"] == table.loc[table["val_recall_new"].idxmax(), "model"]
+    assert (tmp_path / "recsys_online_retail_all.parquet").exists()
+    text = doc.read_text()
+    assert f"validation chose **{summary['champion_all']}**" in text
+    assert "frequency: 1" in text and "purchase: explore" in text
