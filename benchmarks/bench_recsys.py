@@ -51,6 +51,7 @@ from src.recsys.base import RANK, SCORE
 from src.recsys.evaluation import Holdout, breakdown, holdout
 from src.recsys.hybrid import Hybrid
 from src.recsys.metrics import catalogue_coverage, novelty, per_customer
+from src.tracking.bootstrap import paired_bootstrap
 from src.tracking.candidates import factories, with_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,14 +131,15 @@ def models(entries: dict, only: list[str] | None = None) -> dict:
 
 def score(
     model, h: Holdout, customers_all, customers_new
-) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict]:
+    """Metrics, the two recommendation lists, and per-customer recall (the promotion evidence)."""
     r_all = model.recommend(customers_all, K)
     r_new = model.recommend(customers_new, K, exclude_seen=True)
     pa, pn = per_customer(r_all, h.truth_all, K), per_customer(r_new, h.truth_new, K)
     return (
         {"recall_all": pa["recall"].mean(), "ndcg_all": pa["ndcg"].mean(),
          "recall_new": pn["recall"].mean(), "ndcg_new": pn["ndcg"].mean()},
-        r_all, r_new,
+        r_all, r_new, {"all": pa["recall"], "new": pn["recall"]},
     )  # fmt: skip
 
 
@@ -233,10 +235,11 @@ def main(argv: list[str] | None = None) -> dict:
         "with a new item)",
         flush=True,
     )
-    rows, recs_of, parts = [], {}, []
+    rows, recs_of, parts, val_units = [], {}, [], {}
     for key, make in makers.items():
         label = (PEERS | OURS)[key]
-        val, _, _ = score(make().fit(hv.train), hv, val_all, val_new)
+        val, _, _, units = score(make().fit(hv.train), hv, val_all, val_new)
+        val_units[label] = units
         gc.collect()
         with PeakMemory() as mem:
             t = time.perf_counter()
@@ -245,7 +248,7 @@ def main(argv: list[str] | None = None) -> dict:
             t = time.perf_counter()
             model.recommend(everyone, K)  # every known customer, the serving-time job
             all_s = time.perf_counter() - t
-            test, r_all, r_new = score(model, h, customers, customers_new)
+            test, r_all, r_new, _ = score(model, h, customers, customers_new)
         rows.append({
             "model": label, "key": key, "ours": key in OURS,
             "val_recall_all": val["recall_all"], "val_recall_new": val["recall_new"],
@@ -273,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
                "test_customers_new": len(customers_new), "items": int(h.train[C.SKU].nunique()),
                "training_events": len(h.train), "tuning_trials": args.trials}  # fmt: skip
     for variant in ("all", "new"):
-        summary.update(choose(table, variant))
+        summary.update(choose(table, variant, val_units, **promotion_rule()))
     champs = {summary["champion_all"], summary["champion_new"]}
     t = table.set_index("model")
     summary["champion_fit_s"] = float(t.loc[list(champs), "fit_s"].max())
@@ -318,19 +321,54 @@ def _value(v: str):
     return {"true": True, "false": False}.get(v.lower(), v)
 
 
-def choose(table: pd.DataFrame, variant: str) -> dict:
-    """The validation-chosen champion for ``variant`` and its test ratio to the best *other* peer."""
-    champ = table.loc[table[f"val_recall_{variant}"].idxmax()]
+def promotion_rule() -> dict:
+    """How strict ``train_recsys`` promotion is (``conf/recsys/default.yaml``: ``promotion``)."""
+    p = OmegaConf.load(REPO / "conf" / "recsys" / "default.yaml").promotion
+    return {"level": p.significance_level, "n_boot": int(p.n_boot)}
+
+
+def choose(
+    table: pd.DataFrame,
+    variant: str,
+    units: dict | None = None,
+    level: float | None = 0.05,
+    n_boot: int = 2000,
+) -> dict:
+    """The validation-chosen champion for ``variant`` and its test ratio to the best *other* peer.
+
+    ``train_recsys``'s promotion rule with the best peer on validation as the standing champion:
+    the best model on validation replaces it only if its per-customer gain there is significant
+    (paired bootstrap at ``level``, as :func:`src.tracking.promotion.promote` requires of a
+    challenger); without ``units`` the best on validation wins."""
+    col = f"val_recall_{variant}"
+    best = table.loc[table[col].idxmax()]
+    peers_val = table[~table["ours"]]
+    incumbent = peers_val.loc[peers_val[col].idxmax()]
+    champ, why, boot = best, "best on validation", None
+    if units is not None and level is not None and best["model"] != incumbent["model"]:
+        comp = paired_bootstrap(units[incumbent["model"]][variant], units[best["model"]][variant],
+                                True, float(level), int(n_boot))  # fmt: skip
+        boot = comp.as_dict()
+        if comp.verdict == "challenger better":
+            why = (f"best on validation, significantly better than {incumbent['model']} "
+                   f"(+{comp.delta:.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}])")  # fmt: skip
+        else:
+            champ = incumbent
+            why = (f"{best['model']} was best on validation but not significantly better than "
+                   f"{incumbent['model']} ({comp.delta:+.4f} [{comp.ci_low:+.4f}, "
+                   f"{comp.ci_high:+.4f}]): the peer stays champion")  # fmt: skip
     peers = table[~table["ours"] & (table["model"] != champ["model"])]
-    best = peers.loc[peers[f"recall_{variant}"].idxmax()]
+    top = peers.loc[peers[f"recall_{variant}"].idxmax()]
     others = table[table["model"] != champ["model"]]
     return {
         f"champion_{variant}": champ["model"],
-        f"champion_val_recall_{variant}": float(champ[f"val_recall_{variant}"]),
+        f"champion_reason_{variant}": why,
+        f"champion_bootstrap_{variant}": boot,
+        f"champion_val_recall_{variant}": float(champ[col]),
         f"recall_{variant}": float(champ[f"recall_{variant}"]),
-        f"best_peer_{variant}": best["model"],
-        f"best_peer_recall_{variant}": float(best[f"recall_{variant}"]),
-        f"ratio_{variant}": float(champ[f"recall_{variant}"] / best[f"recall_{variant}"]),
+        f"best_peer_{variant}": top["model"],
+        f"best_peer_recall_{variant}": float(top[f"recall_{variant}"]),
+        f"ratio_{variant}": float(champ[f"recall_{variant}"] / top[f"recall_{variant}"]),
         f"best_other_{variant}": others.loc[others[f"recall_{variant}"].idxmax(), "model"],
         f"loses_to_{variant}": sorted(
             others.loc[others[f"recall_{variant}"] > champ[f"recall_{variant}"], "model"]
@@ -371,7 +409,7 @@ def render(table: pd.DataFrame, by: pd.DataFrame, s: dict) -> str:
     target = TARGETS.get(base, (None, None))
     lines.append("")
     for v, goal in zip(("all", "new"), target, strict=True):
-        line = (f"- {v}: validation chose **{s[f'champion_{v}']}**; test {s[f'recall_{v}']:.4f} vs best "
+        line = (f"- {v}: validation chose **{s[f'champion_{v}']}** ({s[f'champion_reason_{v}']}); test {s[f'recall_{v}']:.4f} vs best "
                 f"peer {s[f'best_peer_{v}']} {s[f'best_peer_recall_{v}']:.4f} = {s[f'ratio_{v}']:.3f}x")  # fmt: skip
         if goal is not None:
             line += f" (target ≥ {goal}): {ok(s[f'ratio_{v}'] >= goal)}"

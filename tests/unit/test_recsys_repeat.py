@@ -152,6 +152,23 @@ def test_benchmark_champion_is_chosen_on_validation_not_on_test():
     assert c["loses_to_all"] == ["ours"]
 
 
+def test_benchmark_champion_must_beat_the_best_peer_significantly():
+    from benchmarks.bench_recsys import choose
+
+    table = pd.DataFrame({
+        "model": ["pop", "again", "ours"], "ours": [False, False, True],
+        "val_recall_all": [0.1, 0.30, 0.31], "recall_all": [0.1, 0.30, 0.29],
+    })  # fmt: skip
+    rng = np.random.default_rng(0)
+    peer = pd.Series(rng.random(400))
+    noisy = {"again": {"all": peer}, "ours": {"all": peer + rng.normal(0, 0.2, 400)}}
+    c = choose(table, "all", noisy, level=0.05, n_boot=500)
+    assert c["champion_all"] == "again" and "stays champion" in c["champion_reason_all"]
+    clear = {"again": {"all": peer}, "ours": {"all": peer + 0.05}}
+    c = choose(table, "all", clear, level=0.05, n_boot=500)
+    assert c["champion_all"] == "ours" and "significantly better" in c["champion_reason_all"]
+
+
 def test_benchmark_builds_the_models_train_recsys_trains():
     from benchmarks.bench_recsys import OURS, PEERS, model_entries, models
 
@@ -213,8 +230,13 @@ def test_benchmark_run_writes_the_validation_chosen_champion(tmp_path, monkeypat
                           "--set", "hybrid_new.num_boost_round=30"])  # fmt: skip
     out = json.loads((tmp_path / "recsys_online_retail.json").read_text())
     table = pd.DataFrame(out["table"])
-    assert summary["champion_all"] == table.loc[table["val_recall_all"].idxmax(), "model"]
-    assert summary["champion_new"] == table.loc[table["val_recall_new"].idxmax(), "model"]
+    for v in ("all", "new"):
+        best = table.loc[table[f"val_recall_{v}"].idxmax(), "model"]
+        peers = table[~table["ours"]]
+        best_peer = peers.loc[peers[f"val_recall_{v}"].idxmax(), "model"]
+        # the best on validation, unless it did not significantly beat the best peer there
+        kept = "the peer stays champion" in summary[f"champion_reason_{v}"]
+        assert summary[f"champion_{v}"] == (best_peer if kept else best)
     assert (tmp_path / "recsys_online_retail_all.parquet").exists()
     text = doc.read_text()
     assert f"validation chose **{summary['champion_all']}**" in text
