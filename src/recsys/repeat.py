@@ -34,7 +34,7 @@ from src.recsys.sparse import blockwise_item_item
 
 def baskets(interactions: pd.DataFrame, customers: pd.Index, items: pd.Index) -> tuple:
     """(basket x item binary CSR, basket's customer row, basket's age rank per customer: 0 = the
-    newest, basket's day) — one basket per customer x day."""
+    newest) — one basket per customer x day, sorted by customer then day."""
     day = pd.to_datetime(interactions[C.TS]).dt.normalize()
     key = pd.DataFrame(
         {
@@ -53,7 +53,7 @@ def baskets(interactions: pd.DataFrame, customers: pd.Index, items: pd.Index) ->
     )
     B.sum_duplicates()
     B.data[:] = 1.0
-    return B, b["c"].to_numpy(), b["age"].to_numpy(), b["d"].to_numpy()
+    return B, b["c"].to_numpy(), b["age"].to_numpy()
 
 
 class TIFUKNN(Recommender):
@@ -76,7 +76,7 @@ class TIFUKNN(Recommender):
         self.alpha = alpha
 
     def _fit(self, interactions: pd.DataFrame) -> None:
-        B, cust, age, _ = baskets(interactions, self.customers_, self.items_)
+        B, cust, age = baskets(interactions, self.customers_, self.items_)
         group, within = age // self.group_size, age % self.group_size
         # each group is averaged over its baskets and the user vector over its groups (Hu et al.)
         n_groups = pd.Series(group).groupby(cust).transform("max").to_numpy() + 1
@@ -128,7 +128,7 @@ class _ItemItemFromBaskets(Recommender):
         self.decay = decay
 
     def _fit(self, interactions: pd.DataFrame) -> None:
-        B, cust, age, _ = baskets(interactions, self.customers_, self.items_)
+        B, cust, age = baskets(interactions, self.customers_, self.items_)
         self.M_ = self._matrix(B, cust, age)
         recent = age < self.recent_baskets
         self.R_ = (

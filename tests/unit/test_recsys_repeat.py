@@ -37,7 +37,7 @@ def scores(model, customer: str) -> pd.Series:
 def test_baskets_one_per_customer_day_with_age_from_the_newest():
     ev = events([("u", 0, ["a", "b"]), ("u", 3, ["a"]), ("v", 1, ["c"]), ("u", 3, ["c"])])
     customers, items = pd.Index(["u", "v"]), pd.Index(["a", "b", "c"])
-    B, cust, age, day = baskets(ev, customers, items)
+    B, cust, age = baskets(ev, customers, items)
     assert B.shape == (3, 3)  # u's day 0, u's day 3 (a and c in one basket), v's day 1
     assert list(cust) == [0, 0, 1] and list(age) == [1, 0, 0]
     assert B.toarray().tolist() == [[1, 1, 0], [1, 0, 1], [0, 0, 1]]
