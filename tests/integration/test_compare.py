@@ -81,7 +81,10 @@ def test_recsys_segments_and_filters(store):
     out = run_compare(store, "recsys", "compare.models=[buy_again,ease]")
     assert set(out["leaderboard"]["model"]) == {"buy_again", "ease"}
     html = Path(out["report"]).read_text()
-    assert "recall by lifecycle stage, frequency and repeat vs explore" in html and len(images(out["report"])) >= 3
+    assert (
+        "recall by lifecycle stage, frequency and repeat vs explore" in html
+        and len(images(out["report"])) >= 3
+    )
 
 
 def test_policy_tradeoff(store):
