@@ -56,6 +56,9 @@ from src.tracking.candidates import factories, with_params
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "out"
+RECSYS_CONF = (
+    REPO / "conf" / "recsys" / "default.yaml"
+)  # what train_recsys trains, and how it promotes
 K = 20
 
 
@@ -120,8 +123,7 @@ TUNED = ("hybrid", "hybrid_new")
 
 def model_entries() -> dict:
     """The recommenders as ``train_recsys`` builds them (``conf/recsys/default.yaml``)."""
-    cfg = OmegaConf.load(REPO / "conf" / "recsys" / "default.yaml")
-    return OmegaConf.to_container(cfg.models, resolve=True)
+    return OmegaConf.to_container(OmegaConf.load(RECSYS_CONF).models, resolve=True)
 
 
 def models(entries: dict, only: list[str] | None = None) -> dict:
@@ -323,7 +325,7 @@ def _value(v: str):
 
 def promotion_rule() -> dict:
     """How strict ``train_recsys`` promotion is (``conf/recsys/default.yaml``: ``promotion``)."""
-    p = OmegaConf.load(REPO / "conf" / "recsys" / "default.yaml").promotion
+    p = OmegaConf.load(RECSYS_CONF).promotion
     return {"level": p.significance_level, "n_boot": int(p.n_boot)}
 
 

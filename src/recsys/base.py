@@ -159,7 +159,7 @@ class Recommender(ABC):
         rows = self.customers_.get_indexer(ids)
         ids, rows = ids[rows >= 0], rows[rows >= 0]
         parts = []
-        sparse = self._score_sparse(rows[:0]) is not None
+        sparse = type(self)._score_sparse is not Recommender._score_sparse
         batch = BATCH if sparse else self.batch_size()
         for start in range(0, len(rows), batch):
             r = rows[start : start + batch]

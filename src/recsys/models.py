@@ -56,7 +56,7 @@ class BuyAgain(Recommender):
         self.S_.sum_duplicates()
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        dense = self.S_[rows].toarray()
+        dense = self._score_sparse(rows).toarray()
         return np.where(dense > 0, dense, np.nan)
 
     def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:

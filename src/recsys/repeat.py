@@ -140,7 +140,7 @@ class _ItemItemFromBaskets(Recommender):
         ).tocsr()  # fmt: skip
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
-        out = (self.R_[rows] @ self.M_).toarray()
+        out = self._score_sparse(rows).toarray()
         return np.where(out > 0, out, np.nan)
 
     def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:
