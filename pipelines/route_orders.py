@@ -156,6 +156,8 @@ def route(config: Mapping) -> dict:
                               time_limit=float(cfg["batch"]["time_limit_s"]), info=info)  # fmt: skip
         for o, plan in zip(batch, plans, strict=True):
             P.commit(plan, o, avail, cap_used)
+        if info.get("fallback"):  # the MIP found nothing in time: the dual rule routed the file
+            policy = "dual (batch MIP found no solution in time)"
     else:
         plans = []
         for o in batch:

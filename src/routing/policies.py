@@ -17,6 +17,7 @@ Pure functions of an order (its lines and destination zone), the stock each node
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,8 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from src.routing.network import Network
+
+log = logging.getLogger(__name__)
 
 POLICIES = ("nearest", "dc_first", "fewest_splits", "dual")
 PENALTY = 25.0  # cost of a unit nobody can ship (lost sale / later expedite), per unit
@@ -152,6 +155,27 @@ def commit(plan: Plan, order: Order, stock: np.ndarray, cap_used: np.ndarray) ->
 # --- batch --------------------------------------------------------------------------------------
 
 
+def _order_candidates(network, order, avail, usable, lam, candidates) -> np.ndarray:
+    """The nodes an order's lines may use in the MIP, one set for the whole order: the
+    ``candidates`` cheapest nodes that hold the whole order (one parcel), and each line's
+    ``candidates`` cheapest holders. Per-line lists alone can miss a node that ships everything
+    (each line's cheapest holders hold only that line), and the MIP then splits for want of it."""
+    holds = usable[:, None] & (avail[:, order.skus] >= order.qty[None, :])  # (nodes, lines)
+    fixed = network.parcel[:, order.zone] + network.per_order
+    per_line = lam[:, order.skus] * order.qty[None, :]  # (nodes, lines)
+    keep = np.zeros(len(fixed), bool)
+    full = np.flatnonzero(holds.all(axis=1))
+    if len(full) > candidates:
+        full = full[np.argsort(fixed[full] + per_line[full].sum(axis=1), kind="stable")]
+    keep[full[:candidates]] = True
+    for j in range(len(order.skus)):
+        ok = np.flatnonzero(holds[:, j])
+        if len(ok) > candidates:
+            ok = ok[np.argsort(fixed[ok] + per_line[ok, j], kind="stable")[:candidates]]
+        keep[ok] = True
+    return np.flatnonzero(keep)
+
+
 def batch_plans(
     network: Network,
     orders: list[Order],
@@ -178,11 +202,9 @@ def batch_plans(
     y_cost = []
     line_of = []  # (order k, line j)
     for k, o in enumerate(orders):
+        nodes = _order_candidates(network, o, avail, usable, lam, candidates)
         for j, (s, q) in enumerate(zip(o.skus, o.qty, strict=True)):
-            ok = np.flatnonzero(usable & (avail[:, s] >= q))
-            if len(ok) > candidates:
-                score = network.parcel[ok, o.zone] + network.per_order[ok] + lam[ok, s] * q
-                ok = ok[np.argsort(score, kind="stable")[:candidates]]
+            ok = nodes[avail[nodes, s] >= q]
             r = len(line_of)
             line_of.append((k, j))
             for i in ok:
@@ -224,8 +246,12 @@ def batch_plans(
     ]
     res = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1),
                options={"time_limit": time_limit, "mip_rel_gap": 1e-4})  # fmt: skip
-    if res.x is None:
-        raise RuntimeError(f"batch routing MIP found no solution: {res.message}")
+    if res.x is None:  # nothing feasible found within the limit: route one at a time instead
+        log.warning("batch routing MIP: %s; %d orders routed by the dual rule", res.message,
+                    len(orders))  # fmt: skip
+        if info is not None:
+            info.update({"status": int(res.status), "fallback": "dual", "variables": n})
+        return _one_by_one(network, orders, avail, cap_left, lam)
     if info is not None:  # what the solver proved: objective, dual bound, gap, status
         info.update({"objective": float(res.fun), "status": int(res.status),
                      "dual_bound": float(getattr(res, "mip_dual_bound", res.fun) or res.fun),
@@ -242,4 +268,15 @@ def batch_plans(
         shipments = [(i, sorted(lines)) for i, lines in by_node.items()]
         unfilled = [j for j in range(len(o.skus)) if j not in filled]
         plans.append(Plan(shipments, unfilled, plan_cost(network, o, shipments)))
+    return plans
+
+
+def _one_by_one(network, orders, avail, cap_left, lam) -> list[Plan]:
+    """The dual rule over ``orders`` in turn, taking stock and capacity as it goes."""
+    stock, used = avail.copy(), np.zeros_like(cap_left, dtype=float)
+    plans = []
+    for o in orders:
+        plan = route_one("dual", network, o, stock, cap_left - used, lam)
+        commit(plan, o, stock, used)
+        plans.append(plan)
     return plans

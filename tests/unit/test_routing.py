@@ -102,6 +102,38 @@ def test_batch_mip_solves_a_hand_checked_instance():
     assert info["objective"] == pytest.approx(expected)
 
 
+def test_batch_mip_never_splits_for_want_of_a_candidate():
+    """Each line's single cheapest node holds only that line; the DC holds both. With one
+    candidate per line the DC must still be in the order's set: one parcel (12.4), not two
+    (8.1 + 9.0)."""
+    net = tiny()
+    stock = np.array([[5.0, 5.0], [5.0, 0.0], [0.0, 5.0]])
+    plans = P.batch_plans(net, [order([0, 1])], stock, net.capacity.copy(), candidates=1)
+    assert plans[0].shipments == [(0, [0, 1])]
+    assert plans[0].cost == pytest.approx(net.shipment_cost(0, 0, 2))
+
+
+def test_batch_mip_without_a_solution_routes_by_the_dual_rule(monkeypatch):
+    """A MIP that finds nothing within its time limit must not fail the day's file: the orders
+    are routed one at a time by the dual rule, taking stock as they go, and the info says so."""
+    from types import SimpleNamespace
+
+    net = tiny()
+    stock = np.array([[1.0, 5.0], [1.0, 0.0], [0.0, 5.0]])
+    orders = [order([0, 1]), order([0]), order([0])]
+    monkeypatch.setattr(P, "milp", lambda *a, **k: SimpleNamespace(
+        x=None, status=1, message="Time limit reached", fun=None))  # fmt: skip
+    info = {}
+    plans = P.batch_plans(net, orders, stock, net.capacity.copy(), info=info)
+    assert info["fallback"] == "dual"
+    taken = np.zeros_like(stock)
+    for p, o in zip(plans, orders, strict=True):
+        for i, lines in p.shipments:
+            np.add.at(taken[i], o.skus[lines], o.qty[lines])
+    assert (taken <= stock).all()  # two units of SKU 0 exist: the third order goes unfilled
+    assert [len(p.unfilled) for p in plans] == [0, 0, 1]
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), policy=st.sampled_from([*P.POLICIES, "batch"]))
 def test_capacity_stock_and_reserves_are_never_violated(seed, policy):
