@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from src.routing import clairvoyant as CV
 from src.routing import duals as D
 from src.routing import policies as P
 from src.routing import scenario as SC
@@ -132,6 +133,41 @@ def test_batch_mip_without_a_solution_routes_by_the_dual_rule(monkeypatch):
             np.add.at(taken[i], o.skus[lines], o.qty[lines])
     assert (taken <= stock).all()  # two units of SKU 0 exist: the third order goes unfilled
     assert [len(p.unfilled) for p in plans] == [0, 0, 1]
+
+
+def test_store_limits_follow_the_simulated_reserve_rule():
+    """S = 10 at a store, walk-ins 2 a day, reserve 6 with 3 days left, 4 with 2, 1 with 1:
+    before day k's orders 1, 3, 5 walk-in units are gone -> 10-1-6=3, 10-3-4=3, 10-5-1=4."""
+    S = np.array([[10.0], [10.0]])
+    walk = np.array([[[0.0], [2.0]]] * 3)  # (days, nodes, skus): node 1 is the store
+    reserve = np.array([[0.0], [1.0], [4.0], [6.0]])[:, None, :].repeat(2, axis=1)
+    lim = CV.store_limits(S, walk, reserve, np.array([False, True]))
+    assert lim[:, 1, 0] == pytest.approx([3.0, 3.0, 4.0])
+    assert lim[:, 0, 0] == pytest.approx([10.0, 10.0, 10.0])  # a warehouse: its level
+    # the running maximum: a limit that falls again is not binding for what shipped earlier
+    reserve[2] = 9.0
+    lim = CV.store_limits(S, walk, reserve, np.array([False, True]))
+    assert lim[:, 1, 0] == pytest.approx([3.0, 3.0, 4.0])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_protected_clairvoyant_bounds_every_simulated_policy(seed):
+    """Same stock, reserve rule and capacities: no policy the simulation replays can beat the
+    clairvoyant MIP's bound, and with hindsight it does at least as well as the best of them."""
+    sc = SC.generate(seed=seed, n_warehouses=1, n_stores=3, n_zones=6, n_skus=15, days=7,
+                     orders_per_day=8, walkin_per_store_day=8, store_capacity=2)  # fmt: skip
+    rng = np.random.default_rng(seed)
+    S = rng.integers(2, 10, (sc.network.n_nodes, 15)).astype(float)
+    reserve = np.zeros((8, sc.network.n_nodes, 15))
+    reserve[1:] = np.arange(1, 8)[:, None, None] * sc.walkin_rate[None] * 0.5
+    ref = CV.protected(sc, S, reserve, time_limit=60)
+    assert ref["max_gap"] < 1e-3  # solved: bound and incumbent meet
+    costs = []
+    for policy in (*P.POLICIES, "batch"):
+        r = simulate(sc, policy, S, reserve, batch_minutes=120 if policy == "batch" else None)
+        costs.append(r.summary()["cost_per_order"])
+    assert min(costs) >= ref["bound_per_order"] - 1e-6
+    assert ref["cost_per_order"] <= min(costs) + 1e-6
 
 
 @settings(max_examples=25, deadline=None)
