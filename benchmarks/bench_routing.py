@@ -49,11 +49,13 @@ def stock_levels(sc: SC.Scenario, service: float, store_online_share: float, rev
     np.add.at(online, home, sc.online_rate * (1 - store_online_share))
     np.add.at(online, town, sc.online_rate * store_online_share)
     rate = online + sc.walkin_rate
-    S = poisson_levels(rate.reshape(-1), review, service).reshape(n_nodes, n_skus)
+    # stock comes in whole units: the level is the smallest whole number covering the quantile
+    # (a fractional level would hold a phantom part-unit no order can ever ship)
+    S = np.ceil(poisson_levels(rate.reshape(-1), review, service) - 1e-9).reshape(n_nodes, n_skus)
     reserve = np.zeros((review + 1, n_nodes, n_skus))
     for left in range(1, review + 1):
         r = poisson_levels(sc.walkin_rate.reshape(-1), left, RESERVE)
-        reserve[left] = r.reshape(n_nodes, n_skus)
+        reserve[left] = np.ceil(r - 1e-9).reshape(n_nodes, n_skus)  # whole units, as the stock
     return S, reserve
 
 
