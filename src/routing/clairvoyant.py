@@ -59,31 +59,15 @@ def _week_mip(net, orders, order_day, limits, exact,
     n_days = limits.shape[0]
     usable = net.ship_from & (net.capacity >= 1)
     avail = limits.max(axis=0)
-    x_line, x_node, x_cost, y_key, y_cost, y_day = [], [], [], {}, [], []
-    line_of = []
-    for k, o in enumerate(orders):
-        nodes = np.flatnonzero(usable)
-        for j, (s, q) in enumerate(zip(o.skus, o.qty, strict=True)):
-            ok = nodes[avail[nodes, s] >= q]
-            r = len(line_of)
-            line_of.append((k, j))
-            for i in ok:
-                if (k, int(i)) not in y_key:
-                    y_key[(k, int(i))] = len(y_cost)
-                    y_cost.append(net.per_order[i] + net.parcel[i, o.zone])
-                    y_day.append(order_day[k])
-                x_line.append(r)
-                x_node.append(int(i))
-                x_cost.append(net.per_unit[i, 0] * q)
-    n_x, n_y, n_l = len(x_line), len(y_cost), len(line_of)
-    x_line, x_node = np.asarray(x_line, int), np.asarray(x_node, int)
-    qty = np.array([orders[k].qty[j] for k, j in line_of], float)
-    sku = np.array([orders[k].skus[j] for k, j in line_of], int)
-    order_of = np.array([k for k, _ in line_of], int)
+    nodes = np.flatnonzero(usable)
+    v = P.line_variables(net, orders, avail, lambda o: nodes, np.zeros_like(avail))
+    n_x, n_y, n_l = v.sizes
+    x_line, x_node, qty, order_of = v.x_line, v.x_node, v.qty, v.order_of
+    y_day = np.asarray(order_day)[[k for (k, _) in v.y_key]]
     # stock: cumulative by day (a warehouse's limit is the same every day, so one row over the
     # week binds; a store's row on every day it may ship, over all days up to it)
     day_x = np.asarray(order_day)[order_of[x_line]]
-    key = x_node * avail.shape[1] + sku[x_line]
+    key = x_node * avail.shape[1] + v.sku[x_line]
     store_x = net.is_store[x_node]
     blocks = [(~store_x, np.unique(key[~store_x]), -1)]
     for d in range(n_days):
@@ -102,13 +86,7 @@ def _week_mip(net, orders, order_day, limits, exact,
     n_z = len(z_cells)
     n = n_x + n_y + n_l + n_z
     ar = np.arange
-    c = np.concatenate([x_cost, y_cost, P.PENALTY * qty, np.zeros(n_z)])
-    a_assign = sp.csr_matrix((np.ones(n_x + n_l), (np.concatenate([x_line, ar(n_l)]),
-                              np.concatenate([ar(n_x), n_x + n_y + ar(n_l)]))), shape=(n_l, n))  # fmt: skip
-    y_of_x = np.array([y_key[(order_of[r], i)] for r, i in zip(x_line, x_node, strict=True)], int)
-    a_link = sp.csr_matrix((np.concatenate([np.ones(n_x), -np.ones(n_x)]),
-                            (np.concatenate([ar(n_x), ar(n_x)]),
-                             np.concatenate([ar(n_x), n_x + y_of_x]))), shape=(n_x, n))  # fmt: skip
+    c = np.concatenate([v.x_cost, v.y_cost, P.PENALTY * qty, np.zeros(n_z)])
     rows, cols, vals, b, offsets = [], [], [], [], []
     row = 0
     for mask, keys, d in blocks:
@@ -128,11 +106,11 @@ def _week_mip(net, orders, order_day, limits, exact,
         zl_cols += [(int(x), n - n_z + zi) for x in today]
     a_stock = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                             shape=(row, n))  # fmt: skip
-    y_node = np.array([i for (_, i) in y_key], int)
-    cap_key = np.asarray(y_day) * net.n_nodes + y_node
+    y_node = np.array([i for (_, i) in v.y_key], int)
+    cap_key = y_day * net.n_nodes + y_node
     ck, crow = np.unique(cap_key, return_inverse=True)
     a_cap = sp.csr_matrix((np.ones(n_y), (crow, n_x + ar(n_y))), shape=(len(ck), n))
-    cons = [LinearConstraint(a_assign, 1, 1), LinearConstraint(a_link, -np.inf, 0),
+    cons = [*P.assignment_constraints(v, n),
             LinearConstraint(a_stock, -np.inf, np.concatenate(b)),
             LinearConstraint(a_cap, -np.inf, np.floor(net.capacity[ck % net.n_nodes]))]  # fmt: skip
     if zl_cols:  # x <= z: a line ships from the store that day only if its indicator is on
@@ -147,16 +125,7 @@ def _week_mip(net, orders, order_day, limits, exact,
     bound = float(getattr(res, "mip_dual_bound", None) or (res.fun if res.x is not None else 0.0))
     if res.x is None:
         return np.inf, bound, np.inf, []
-    x = res.x[:n_x] > 0.5
-    plans = []
-    for k, o in enumerate(orders):
-        by_node: dict[int, list[int]] = {}
-        for r in np.flatnonzero(x & (order_of[x_line] == k)):
-            by_node.setdefault(int(x_node[r]), []).append(line_of[x_line[r]][1])
-        filled = {j for lines in by_node.values() for j in lines}
-        shipments = [(i, sorted(lines)) for i, lines in by_node.items()]
-        plans.append(P.Plan(shipments, [j for j in range(len(o.skus)) if j not in filled],
-                            P.plan_cost(net, o, shipments)))  # fmt: skip
+    plans = P.plans_from(net, orders, v, res.x)
     return (
         float(res.fun),
         min(bound, float(res.fun)),

@@ -176,6 +176,77 @@ def _order_candidates(network, order, avail, usable, lam, candidates) -> np.ndar
     return np.flatnonzero(keep)
 
 
+@dataclass
+class LineVars:
+    """The x (line -> node) and y (order -> node parcel) variables of a routing MIP."""
+
+    x_line: np.ndarray  # (n_x,) row in ``line_of`` of each x
+    x_node: np.ndarray
+    x_cost: np.ndarray
+    y_key: dict  # (order k, node) -> y index
+    y_cost: np.ndarray
+    line_of: list  # (order k, line j)
+    qty: np.ndarray  # per line
+    sku: np.ndarray
+    order_of: np.ndarray
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return len(self.x_line), len(self.y_cost), len(self.line_of)
+
+
+def line_variables(network, orders, avail, nodes_of, unit_price) -> LineVars:
+    """x for each line and each node of ``nodes_of(order)`` holding its units (cost: handling per
+    unit + ``unit_price[node, sku]``), y for each order x node used (parcel + handling)."""
+    x_line, x_node, x_cost, y_key, y_cost, line_of = [], [], [], {}, [], []
+    for k, o in enumerate(orders):
+        nodes = nodes_of(o)
+        for j, (s, q) in enumerate(zip(o.skus, o.qty, strict=True)):
+            r = len(line_of)
+            line_of.append((k, j))
+            for i in nodes[avail[nodes, s] >= q]:
+                if (k, int(i)) not in y_key:
+                    y_key[(k, int(i))] = len(y_cost)
+                    y_cost.append(network.per_order[i] + network.parcel[i, o.zone])
+                x_line.append(r)
+                x_node.append(int(i))
+                x_cost.append((network.per_unit[i, 0] + unit_price[i, s]) * q)
+    return LineVars(np.asarray(x_line, int), np.asarray(x_node, int), np.asarray(x_cost, float),
+                    y_key, np.asarray(y_cost, float), line_of,
+                    np.array([orders[k].qty[j] for k, j in line_of], float),
+                    np.array([orders[k].skus[j] for k, j in line_of], int),
+                    np.array([k for k, _ in line_of], int))  # fmt: skip
+
+
+def assignment_constraints(v: LineVars, n: int) -> list[LinearConstraint]:
+    """Each line once: shipped from one node or unfilled (u, after x and y); x <= y."""
+    n_x, n_y, n_l = v.sizes
+    ar = np.arange
+    a_assign = sp.csr_matrix((np.ones(n_x + n_l), (np.concatenate([v.x_line, ar(n_l)]),
+                              np.concatenate([ar(n_x), n_x + n_y + ar(n_l)]))), shape=(n_l, n))  # fmt: skip
+    y_of_x = np.array([v.y_key[(v.order_of[r], i)] for r, i in zip(v.x_line, v.x_node, strict=True)],
+                      int)  # fmt: skip
+    a_link = sp.csr_matrix((np.concatenate([np.ones(n_x), -np.ones(n_x)]),
+                            (np.concatenate([ar(n_x), ar(n_x)]),
+                             np.concatenate([ar(n_x), n_x + y_of_x]))), shape=(n_x, n))  # fmt: skip
+    return [LinearConstraint(a_assign, 1, 1), LinearConstraint(a_link, -np.inf, 0)]
+
+
+def plans_from(network, orders, v: LineVars, solution: np.ndarray) -> list[Plan]:
+    """The plans a MIP solution's x describe."""
+    x = solution[: len(v.x_line)] > 0.5
+    plans = []
+    for k, o in enumerate(orders):
+        by_node: dict[int, list[int]] = {}
+        for r in np.flatnonzero(x & (v.order_of[v.x_line] == k)):
+            by_node.setdefault(int(v.x_node[r]), []).append(v.line_of[v.x_line[r]][1])
+        filled = {j for lines in by_node.values() for j in lines}
+        shipments = [(i, sorted(lines)) for i, lines in by_node.items()]
+        unfilled = [j for j in range(len(o.skus)) if j not in filled]
+        plans.append(Plan(shipments, unfilled, plan_cost(network, o, shipments)))
+    return plans
+
+
 def batch_plans(
     network: Network,
     orders: list[Order],
@@ -198,49 +269,24 @@ def batch_plans(
     penalty = max(penalty, float(lam.max(initial=0.0)) + float(network.per_order.max())
                   + float(network.parcel.max()) + float(network.per_unit.max()) + 1.0)  # fmt: skip
     usable = network.ship_from & (cap_left >= 1)
-    x_line, x_node, x_cost, y_key = [], [], [], {}
-    y_cost = []
-    line_of = []  # (order k, line j)
-    for k, o in enumerate(orders):
-        nodes = _order_candidates(network, o, avail, usable, lam, candidates)
-        for j, (s, q) in enumerate(zip(o.skus, o.qty, strict=True)):
-            ok = nodes[avail[nodes, s] >= q]
-            r = len(line_of)
-            line_of.append((k, j))
-            for i in ok:
-                if (k, int(i)) not in y_key:
-                    y_key[(k, int(i))] = len(y_cost)
-                    y_cost.append(network.per_order[i] + network.parcel[i, o.zone])
-                x_line.append(r)
-                x_node.append(int(i))
-                x_cost.append((network.per_unit[i, 0] + lam[i, s]) * q)
-    n_x, n_y, n_l = len(x_line), len(y_cost), len(line_of)
+    v = line_variables(network, orders, avail,
+                       lambda o: _order_candidates(network, o, avail, usable, lam, candidates), lam)  # fmt: skip
+    n_x, n_y, n_l = v.sizes
     if n_l == 0:
         return []
-    x_line, x_node = np.array(x_line, int), np.array(x_node, int)
-    qty_of = np.array([orders[k].qty[j] for k, j in line_of], float)
-    sku_of = np.array([orders[k].skus[j] for k, j in line_of], int)
-    order_of = np.array([k for k, _ in line_of], int)
     # variables: x (n_x) | y (n_y) | u (n_l, unfilled)
-    c = np.concatenate([x_cost, y_cost, penalty * qty_of])
+    c = np.concatenate([v.x_cost, v.y_cost, penalty * v.qty])
     n = n_x + n_y + n_l
     ar = np.arange
-    a_assign = sp.csr_matrix((np.ones(n_x + n_l), (np.concatenate([x_line, ar(n_l)]),
-                              np.concatenate([ar(n_x), n_x + n_y + ar(n_l)]))), shape=(n_l, n))  # fmt: skip
-    y_of_x = np.array([y_key[(order_of[r], i)] for r, i in zip(x_line, x_node, strict=True)], int)
-    a_link = sp.csr_matrix((np.concatenate([np.ones(n_x), -np.ones(n_x)]),
-                            (np.concatenate([ar(n_x), ar(n_x)]),
-                             np.concatenate([ar(n_x), n_x + y_of_x]))), shape=(n_x, n))  # fmt: skip
-    key = x_node * avail.shape[1] + sku_of[x_line]
+    key = v.x_node * avail.shape[1] + v.sku[v.x_line]
     keys, row = np.unique(key, return_inverse=True)
-    a_stock = sp.csr_matrix((qty_of[x_line], (row, ar(n_x))), shape=(len(keys), n))
+    a_stock = sp.csr_matrix((v.qty[v.x_line], (row, ar(n_x))), shape=(len(keys), n))
     b_stock = avail.reshape(-1)[keys]
-    y_node = np.array([i for (_, i) in y_key], int)
+    y_node = np.array([i for (_, i) in v.y_key], int)
     nodes_used, yrow = np.unique(y_node, return_inverse=True)
     a_cap = sp.csr_matrix((np.ones(n_y), (yrow, n_x + ar(n_y))), shape=(len(nodes_used), n))
     cons = [
-        LinearConstraint(a_assign, 1, 1),
-        LinearConstraint(a_link, -np.inf, 0),
+        *assignment_constraints(v, n),
         LinearConstraint(a_stock, -np.inf, b_stock),
         LinearConstraint(a_cap, -np.inf, np.floor(cap_left[nodes_used])),
     ]
@@ -256,19 +302,7 @@ def batch_plans(
         info.update({"objective": float(res.fun), "status": int(res.status),
                      "dual_bound": float(getattr(res, "mip_dual_bound", res.fun) or res.fun),
                      "gap": float(getattr(res, "mip_gap", 0.0) or 0.0), "variables": n})  # fmt: skip
-    x = res.x[:n_x] > 0.5
-    plans = []
-    for k, o in enumerate(orders):
-        by_node: dict[int, list[int]] = {}
-        filled = set()
-        for r in np.flatnonzero(x & (order_of[x_line] == k)):
-            j = line_of[x_line[r]][1]
-            by_node.setdefault(int(x_node[r]), []).append(j)
-            filled.add(j)
-        shipments = [(i, sorted(lines)) for i, lines in by_node.items()]
-        unfilled = [j for j in range(len(o.skus)) if j not in filled]
-        plans.append(Plan(shipments, unfilled, plan_cost(network, o, shipments)))
-    return plans
+    return plans_from(network, orders, v, res.x)
 
 
 def _one_by_one(network, orders, avail, cap_left, lam) -> list[Plan]:
