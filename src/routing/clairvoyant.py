@@ -76,34 +76,34 @@ def _week_mip(net, orders, order_day, limits, exact,
             blocks.append((store_x & (day_x <= d) & np.isin(key, keys), keys, d))
     # where a store's own limit that day is below the running maximum, an indicator z ("ships
     # from here today") enforces the day's limit exactly: cum + M z <= running max, M = the excess
-    # (z = 0: the running max, valid whenever nothing ships that day)
-    z_cells = []  # (block index, position in its keys, excess)
-    for bi, (_, keys, d) in enumerate(blocks):
-        if d >= 0:
-            excess = limits[d].reshape(-1)[keys] - exact[d].reshape(-1)[keys]
-            z_cells += [(bi, int(p), float(e)) for p in np.flatnonzero(excess > 1e-9)
-                        for e in [excess[p]]]  # fmt: skip
-    n_z = len(z_cells)
+    # (z = 0: the running max, valid whenever nothing ships that day); per block, the positions
+    # of its keys that get one and their excess
+    zs = []
+    for _, keys, d in blocks:
+        excess = (limits[d] - exact[d]).reshape(-1)[keys] if d >= 0 else np.zeros(len(keys))
+        has = np.flatnonzero(excess > 1e-9)
+        zs.append((has, excess[has]))
+    n_z = sum(len(h) for h, _ in zs)
     n = n_x + n_y + n_l + n_z
     ar = np.arange
     c = np.concatenate([v.x_cost, v.y_cost, P.PENALTY * qty, np.zeros(n_z)])
-    rows, cols, vals, b, offsets = [], [], [], [], []
-    row = 0
-    for mask, keys, d in blocks:
-        offsets.append(row)
-        rows.append(row + np.searchsorted(keys, key[mask]))
-        cols.append(np.flatnonzero(mask))
-        vals.append(qty[x_line[mask]])
+    rows, cols, vals, b = [], [], [], []
+    xz_x, xz_z = [], []  # x <= z pairs
+    row, z0 = 0, n - n_z
+    for (mask, keys, d), (has, excess) in zip(blocks, zs, strict=True):
+        rows += [row + np.searchsorted(keys, key[mask]), row + has]
+        cols += [np.flatnonzero(mask), z0 + ar(len(has))]
+        vals += [qty[x_line[mask]], excess]
         b.append(limits[d].reshape(-1)[keys])
+        if len(has):  # the lines shipping from such a cell that day need its indicator on
+            z_of = np.full(len(keys), -1)
+            z_of[has] = z0 + ar(len(has))
+            today = np.flatnonzero(store_x & (day_x == d))  # their keys are this block's keys
+            z = z_of[np.searchsorted(keys, key[today])]
+            xz_x.append(today[z >= 0])
+            xz_z.append(z[z >= 0])
         row += len(keys)
-    zl_cols = []  # (x, z) pairs: x <= z
-    for zi, (bi, pos, excess) in enumerate(z_cells):
-        _, keys, d = blocks[bi]
-        rows.append(np.array([offsets[bi] + pos]))
-        cols.append(np.array([n - n_z + zi]))
-        vals.append(np.array([excess]))
-        today = np.flatnonzero(store_x & (day_x == d) & (key == keys[pos]))
-        zl_cols += [(int(x), n - n_z + zi) for x in today]
+        z0 += len(has)
     a_stock = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                             shape=(row, n))  # fmt: skip
     y_node = np.array([i for (_, i) in v.y_key], int)
@@ -113,11 +113,11 @@ def _week_mip(net, orders, order_day, limits, exact,
     cons = [*P.assignment_constraints(v, n),
             LinearConstraint(a_stock, -np.inf, np.concatenate(b)),
             LinearConstraint(a_cap, -np.inf, np.floor(net.capacity[ck % net.n_nodes]))]  # fmt: skip
-    if zl_cols:  # x <= z: a line ships from the store that day only if its indicator is on
-        m = len(zl_cols)
-        xz = np.array(zl_cols)
+    if xz_x:  # x <= z: a line ships from the store that day only if its indicator is on
+        xs, zs_ = np.concatenate(xz_x), np.concatenate(xz_z)
+        m = len(xs)
         a_z = sp.csr_matrix((np.concatenate([np.ones(m), -np.ones(m)]),
-                             (np.concatenate([ar(m), ar(m)]), np.concatenate([xz[:, 0], xz[:, 1]]))),
+                             (np.concatenate([ar(m), ar(m)]), np.concatenate([xs, zs_]))),
                             shape=(m, n))  # fmt: skip
         cons.append(LinearConstraint(a_z, -np.inf, 0))
     res = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(0, 1),
