@@ -104,6 +104,43 @@ def revenue_weights(train: pd.DataFrame, days: int = 28, price_col: str = C.PRIC
     return revenue / total if total > 0 else revenue * 0 + 1 / max(len(revenue), 1)
 
 
+def _history_scales(train: pd.DataFrame, ids: np.ndarray, season: int) -> dict[str, np.ndarray]:
+    """Per series of ``ids`` (NaN without history): the RMSSE and SPL scales (one-step naive
+    errors from the first non-zero sale) and the MASE scale (seasonal naive over the history)."""
+    t = train[[C.UNIQUE_ID, C.DS, C.Y]].sort_values([C.UNIQUE_ID, C.DS], kind="stable")
+    uid = t[C.UNIQUE_ID].to_numpy()
+    code = pd.Index(ids).get_indexer(uid)
+    keep = code >= 0
+    code, y = code[keep], t[C.Y].to_numpy(float)[keep]
+    n = len(ids)
+    out = {k: np.full(n, np.nan) for k in ("rmsse", "spl", "mase")}
+    if not len(y):
+        return out
+    start = np.r_[True, code[1:] != code[:-1]]  # first row of each series
+    # rows from the series' first non-zero sale on: a running "seen a sale" within each series
+    nonzero = (y != 0).astype(np.int64)
+    seen = np.cumsum(nonzero)
+    first = np.maximum.accumulate(np.where(start, np.arange(len(y)), 0))
+    pos = np.arange(len(y)) - first  # position within the series
+    base = np.where(first > 0, seen[np.maximum(first - 1, 0)], 0)
+    started = (seen - base) > 0
+    # a one-step difference counts when the previous row (same series) had started
+    step = np.zeros(len(y), bool)
+    step[1:] = (~start[1:]) & started[:-1]
+    d = np.zeros(len(y))
+    d[1:] = y[1:] - y[:-1]
+    k = np.bincount(code[step], minlength=n).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["rmsse"] = np.where(k > 0, np.bincount(code[step], d[step] ** 2, n) / k, np.nan)
+        out["spl"] = np.where(k > 0, np.bincount(code[step], np.abs(d[step]), n) / k, np.nan)
+        s_ok = pos >= season
+        ds = np.zeros(len(y))
+        ds[season:] = y[season:] - y[:-season]
+        m = np.bincount(code[s_ok], minlength=n).astype(float)
+        out["mase"] = np.where(m > 0, np.bincount(code[s_ok], np.abs(ds[s_ok]), n) / m, np.nan)
+    return out
+
+
 def evaluate(
     forecasts: pd.DataFrame,
     actuals: pd.DataFrame,
@@ -123,27 +160,43 @@ def evaluate(
         raise ValueError("forecasts and actuals share no (unique_id, ds)")
     qcols = [quantile_column(q) for q in quantiles if quantile_column(q) in merged]
     qs = [q for q in quantiles if quantile_column(q) in merged]
-    history = {uid: g[C.Y].to_numpy() for uid, g in train.sort_values(C.DS).groupby(C.UNIQUE_ID)}
-    rows = []
     lo, hi = quantile_column(interval[0]), quantile_column(interval[1])
-    for uid, g in merged.sort_values(C.DS).groupby(C.UNIQUE_ID, sort=True):
-        y, yh = g[C.Y].to_numpy(), g[Y_HAT].to_numpy()
-        hist = history.get(uid, np.array([]))
-        row = {
-            C.UNIQUE_ID: uid,
-            "rmsse": rmsse(y, yh, hist),
-            "mase": mase(y, yh, hist, season),
-            "mae": float(np.mean(np.abs(y - yh))),
-            "bias": bias(y, yh),
-            "actual": float(y.sum()),
-            "forecast": float(yh.sum()),
+    # one vectorised pass per table (the same definitions as the array functions above, which
+    # a test holds it to): group codes, then sums per series with bincount
+    merged = merged.sort_values([C.UNIQUE_ID, C.DS], kind="stable")
+    ids, code = np.unique(merged[C.UNIQUE_ID].to_numpy(), return_inverse=True)
+    n = len(ids)
+    scales = _history_scales(train, ids, season)
+    y, yh = merged[C.Y].to_numpy(float), merged[Y_HAT].to_numpy(float)
+    count = np.bincount(code, minlength=n).astype(float)
+
+    def per(values: np.ndarray) -> np.ndarray:
+        return np.bincount(code, weights=values, minlength=n)
+
+    err = yh - y
+    actual, forecast = per(y), per(yh)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok_r = np.isfinite(scales["rmsse"]) & (scales["rmsse"] > 0)
+        cols = {
+            C.UNIQUE_ID: ids,
+            "rmsse": np.where(ok_r, np.sqrt(per(err**2) / count / scales["rmsse"]), np.nan),
+            "mase": np.where(scales["mase"] > 0, per(np.abs(err)) / count / scales["mase"], np.nan),
+            "mae": per(np.abs(err)) / count,
+            "bias": np.where(actual != 0, (forecast - actual) / actual, np.nan),
+            "actual": actual,
+            "forecast": forecast,
         }
         if qcols:
-            row["spl"] = spl(y, g[qcols].to_numpy(), qs, hist)
-        if lo in g and hi in g:
-            row["coverage"] = coverage(y, g[lo].to_numpy(), g[hi].to_numpy())
-        rows.append(row)
-    per_series = pd.DataFrame(rows)
+            loss = np.zeros(n)
+            for c, q in zip(qcols, qs, strict=True):
+                d = y - merged[c].to_numpy(float)
+                loss += per(np.maximum(q * d, (q - 1) * d)) / count
+            ok_s = np.isfinite(scales["spl"]) & (scales["spl"] > 0)
+            cols["spl"] = np.where(ok_s, loss / len(qs) / scales["spl"], np.nan)
+        if lo in merged and hi in merged:
+            inside = (y >= merged[lo].to_numpy(float)) & (y <= merged[hi].to_numpy(float))
+            cols["coverage"] = per(inside.astype(float)) / count
+    per_series = pd.DataFrame(cols)
     w = weights if weights is not None else revenue_weights(train)
     per_series["weight"] = per_series[C.UNIQUE_ID].map(w).fillna(0.0).to_numpy()
     per_series["weight"] /= per_series["weight"].sum() or 1.0

@@ -79,6 +79,76 @@ def test_evaluate_aggregates_with_weights():
     assert overall["bias"] == pytest.approx(2 / 12)
 
 
+def _evaluate_series_by_series(forecasts, actuals, train, quantiles, season=7):
+    """The per-series definitions, one series at a time: what ``evaluate`` must reproduce."""
+    merged = actuals.merge(forecasts, on=[C.UNIQUE_ID, C.DS])
+    qcols = [M.quantile_column(q) for q in quantiles]
+    rows = []
+    for uid, g in merged.sort_values(C.DS).groupby(C.UNIQUE_ID):
+        y, yh = g[C.Y].to_numpy(), g[M.Y_HAT].to_numpy()
+        hist = train[train[C.UNIQUE_ID] == uid].sort_values(C.DS)[C.Y].to_numpy()
+        rows.append(
+            {
+                C.UNIQUE_ID: uid,
+                "rmsse": M.rmsse(y, yh, hist),
+                "mase": M.mase(y, yh, hist, season),
+                "mae": float(np.mean(np.abs(y - yh))),
+                "bias": M.bias(y, yh),
+                "actual": float(y.sum()),
+                "forecast": float(yh.sum()),
+                "spl": M.spl(y, g[qcols].to_numpy(), quantiles, hist),
+                "coverage": M.coverage(y, g["q0.025"].to_numpy(), g["q0.975"].to_numpy()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def test_evaluate_matches_the_per_series_definitions_on_edge_cases():
+    """The vectorised pass equals the array functions series by series: series that never
+    sold, sold once, start with zeros, are shorter than a season, have no history at all, or
+    an all-zero window (bias undefined)."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=40)
+    hist_days, window = days[:30], days[30:]
+    series = {
+        "a_regular": rng.poisson(3.0, 30),
+        "b_never_sold": np.zeros(30),
+        "c_sold_once": np.r_[np.zeros(29), 4],
+        "d_late_start": np.r_[np.zeros(20), rng.poisson(1.0, 10)],
+        "e_intermittent": rng.binomial(1, 0.2, 30) * rng.poisson(5, 30),
+    }
+    train = pd.concat(
+        [
+            pd.DataFrame({C.UNIQUE_ID: k, C.DS: hist_days, C.Y: v.astype(float)})
+            for k, v in series.items()
+        ]
+        + [pd.DataFrame({C.UNIQUE_ID: "f_short", C.DS: hist_days[-5:], C.Y: [1.0, 0, 2, 0, 1]})],
+        ignore_index=True,
+    ).sample(frac=1.0, random_state=0)  # order of rows must not matter
+    ids = [*series, "f_short", "g_no_history"]
+    actuals = pd.DataFrame(
+        {
+            C.UNIQUE_ID: np.repeat(ids, len(window)),
+            C.DS: np.tile(window, len(ids)),
+            C.Y: rng.poisson(2.0, len(ids) * len(window)).astype(float),
+        }
+    )
+    actuals.loc[actuals[C.UNIQUE_ID] == "b_never_sold", C.Y] = 0.0
+    qs = (0.025, 0.5, 0.975)
+    fc = actuals[[C.UNIQUE_ID, C.DS]].assign(**{M.Y_HAT: rng.gamma(2.0, 1.0, len(actuals))})
+    for q in qs:
+        fc[M.quantile_column(q)] = fc[M.Y_HAT] * (0.2 + 1.6 * q)
+    per_series, overall = M.evaluate(fc, actuals, train, quantiles=qs)
+    expected = _evaluate_series_by_series(fc, actuals, train, qs)
+    cols = list(expected.columns)
+    pd.testing.assert_frame_equal(
+        per_series[cols].reset_index(drop=True), expected, check_exact=False, rtol=1e-12
+    )
+    assert per_series.set_index(C.UNIQUE_ID).loc["b_never_sold", ["rmsse", "bias"]].isna().all()
+    assert np.isnan(per_series.set_index(C.UNIQUE_ID).loc["f_short", "mase"])
+    assert np.isfinite(overall["wrmsse"])
+
+
 def test_protection_scores_rank_a_calibrated_forecast_above_a_narrow_one():
     """The policy's own quantity: pinball of lead-time + review demand (issue 13)."""
     from src.forecast.baselines import EmpiricalQuantiles
