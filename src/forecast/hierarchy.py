@@ -8,11 +8,20 @@ strictly nested (the twelve M5 levels cross item, store, state, department and c
 :class:`Hierarchical` wraps a base forecaster: it sums the panel to every level, fits the base
 model on all of those series at once (one pooled model; each aggregate gets its level and, where
 the level has one, its category as statics), and reconciles the base forecasts with
-``hierarchicalforecast`` — BottomUp, MinTraceSparse (ols / wls_struct; the sparse variants scale
-to tens of thousands of series) and, where the levels nest, TopDown by forecast proportions.
-Which method, and which way to draw the quantiles, is chosen on the last ``validation`` periods
-of the fit data (mean over levels of the levels' WRMSSE; WSPL for the quantiles), never on what
-is forecast.
+``hierarchicalforecast`` — BottomUp, MinTrace (ols / wls_struct; the sparse variants scale to
+tens of thousands of series), MinTrace weighed by the base model's forecast errors (wls_var,
+mint_shrink: out-of-sample errors, see below) and, where the levels nest, TopDown by forecast
+proportions. Which method, and which way to draw the quantiles, is chosen on the last
+``validation`` periods of the fit data (mean over levels of the levels' WRMSSE; WSPL for the
+quantiles), never on what is forecast — among the methods whose *bottom* series are not
+significantly worse than the base model's own (paired bootstrap of per-series RMSSE against
+bottom-up): planners buy per SKU, and a reconciler that spreads an aggregate correction evenly
+(MinTrace ols) can win the mean over levels while moving small SKUs a lot.
+
+Error-weighed MinTrace: the W of wls_var / mint_shrink comes from the base model's errors on a
+held-out window, not from in-sample fits (which the models here do not all have). While
+choosing, the errors are those of the window *before* validation, so the window that scores a
+method did not also weigh it; the fitted model keeps the validation window's errors.
 
 Coherence: reconciled means at every level equal the sum of their bottom series (within 1e-6).
 Non-negative: the bottom means are clipped at zero and the levels above are their sums.
@@ -46,8 +55,14 @@ METHODS = (
     "bottom_up",
     "min_trace_ols",
     "min_trace_wls_struct",
+    "min_trace_wls_var",
+    "min_trace_mint_shrink",
     "top_down_forecast_proportions",
 )
+# MinTrace variants whose W comes from forecast errors: here the base model's errors on the
+# validation window (out-of-sample, per series and period), not in-sample fits
+RESIDUAL_METHODS = ("min_trace_wls_var", "min_trace_mint_shrink")
+DENSE_RESIDUAL_MAX = 6000  # series: a dense residual MinTrace's matrices stay under ~300 MB
 INTERVALS = ("normality", "base")
 # calendar-like covariates are the same for every series of a period: an aggregate takes the first
 FIRST_COVARIATES = ("dow", "week", "month", "day", "holiday", "event", "snap")
@@ -182,9 +197,13 @@ class Hierarchy:
         return np.asarray(self.S @ bottom)
 
 
-def _reconcilers(methods: Sequence[str], nested: bool, large: bool = False) -> dict[str, object]:
+def _reconcilers(
+    methods: Sequence[str], nested: bool, large: bool = False, dense_residual: bool = True
+) -> dict[str, object]:
     """hierarchicalforecast reconcilers by name; ``large``: the sparse variants only (the dense
-    ones build a series x bottom matrix: 10 GB for the 42,840 x 30,490 M5 hierarchy)."""
+    ones build a series x bottom matrix: 10 GB for the 42,840 x 30,490 M5 hierarchy).
+    ``dense_residual``: the residual MinTraces dense all the same (a few thousand series: the
+    dense one floors zero error variances, the sparse one refuses them)."""
     from hierarchicalforecast.methods import (
         BottomUp,
         BottomUpSparse,
@@ -204,6 +223,11 @@ def _reconcilers(methods: Sequence[str], nested: bool, large: bool = False) -> d
         "min_trace_wls_struct": (lambda: MinTraceSparse(method="wls_struct"))
         if large
         else (lambda: MinTrace(method="wls_struct")),
+        "min_trace_wls_var": (lambda: MinTrace(method="wls_var"))
+        if dense_residual
+        else (lambda: MinTraceSparse(method="wls_var")),
+        # the shrunk full covariance is a dense series x series matrix: not on large hierarchies
+        "min_trace_mint_shrink": (lambda: MinTrace(method="mint_shrink")),
         "top_down_forecast_proportions": (
             (lambda: TopDownSparse(method="forecast_proportions"))
             if large
@@ -216,6 +240,9 @@ def _reconcilers(methods: Sequence[str], nested: bool, large: bool = False) -> d
             raise ValueError(f"hierarchical: unknown method {m!r}; known: {sorted(make)}")
         if m.startswith("top_down") and not nested:
             log.info("hierarchical: %s skipped, the levels are grouped, not nested", m)
+            continue
+        if m == "min_trace_mint_shrink" and not dense_residual:
+            log.info("hierarchical: %s skipped, its covariance is dense (large hierarchy)", m)
             continue
         out[m] = make[m]()
     return out
@@ -244,6 +271,7 @@ class Hierarchical(_Composite):
         intervals: Sequence[str] = INTERVALS,
         validation: int = 28,
         max_normality_series: int = 1000,
+        bottom_significance: float | None = 0.05,
         freq: str = "D",
         quantiles: Sequence[float] | None = None,
     ):
@@ -267,6 +295,12 @@ class Hierarchical(_Composite):
         # reconciliation at 5,000 series on 2 cores, ~15 GB at the 42,840 of M5 — so above this
         # many series only the `base` style (and the sparse reconcilers) are used
         self.max_normality_series = int(max_normality_series)
+        # a reconciler significantly worse than the base model at the bottom is not chosen
+        # (paired bootstrap at this level on the validation window; None: no such rule)
+        self.bottom_significance = bottom_significance
+        self.rejected_: dict[str, str] = {}
+        self.errors_: pd.DataFrame | None = None  # validation errors: W at predict time
+        self.prior_errors_: pd.DataFrame | None = None  # the window before: W while choosing
         self.models_: dict[str, Forecaster] = {}
         self.method_: str = "bottom_up"
         self.interval_: str = self.intervals[0]
@@ -281,6 +315,14 @@ class Hierarchical(_Composite):
 
     def _large(self) -> bool:
         return len(self.hierarchy_.ids) > self.max_normality_series
+
+    def _make_reconcilers(self, methods: Sequence[str]) -> dict[str, object]:
+        return _reconcilers(
+            methods,
+            self.hierarchy_.nested,
+            self._large(),
+            dense_residual=len(self.hierarchy_.ids) <= DENSE_RESIDUAL_MAX,
+        )
 
     # --- fit ----------------------------------------------------------------------------------
     def fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None = None) -> Hierarchical:
@@ -299,38 +341,66 @@ class Hierarchical(_Composite):
         return self
 
     def _choose(self, full: pd.DataFrame, statics: pd.DataFrame) -> None:
-        reconcilers = _reconcilers(self.methods, self.hierarchy_.nested, self._large())
+        reconcilers = self._make_reconcilers(self.methods)
         offset = pd.tseries.frequencies.to_offset(FREQ_OFFSETS[self.freq])
         cut = full[C.DS].max() - offset * self.validation
         train, window = full[full[C.DS] <= cut], full[full[C.DS] > cut]
-        if len(reconcilers) == 1 or train[C.DS].nunique() < 2 * self.validation:
+        self.errors_ = None
+        if train[C.DS].nunique() < 2 * self.validation:
+            # too little history for a validation window: no errors to weigh by, nothing to choose on
+            kept = [m for m in reconcilers if m not in RESIDUAL_METHODS] or ["bottom_up"]
+            self.method_ = kept[0]
+            log.info("hierarchical: history too short to validate, %s", self.method_)
+            return
+        if len(reconcilers) == 1 and next(iter(reconcilers)) not in RESIDUAL_METHODS:
             self.method_ = next(iter(reconcilers))
             return
         model = self.make().fit(train, statics)
         future = window.drop(columns=[C.Y])
         base = model.predict(self.validation, future if model.uses_future_covariates else None)
+        # the base model's out-of-sample errors at every level: the W of the residual MinTraces
+        self.errors_ = _errors(base, window, self.hierarchy_.ids)
+        if len(reconcilers) == 1:
+            self.method_ = next(iter(reconcilers))
+            return
+        self.prior_errors_ = None
+        if any(m in RESIDUAL_METHODS for m in reconcilers):
+            before = cut - offset * self.validation
+            if train[C.DS].nunique() >= 3 * self.validation:
+                early = train[train[C.DS] <= before]
+                prior = train[train[C.DS] > before]
+                m0 = self.make().fit(early, statics)
+                fut0 = prior.drop(columns=[C.Y])
+                b0 = m0.predict(self.validation, fut0 if m0.uses_future_covariates else None)
+                self.prior_errors_ = _errors(b0, prior, self.hierarchy_.ids)
+            else:  # no earlier window to weigh them by: not candidates
+                reconcilers = {k: v for k, v in reconcilers.items() if k not in RESIDUAL_METHODS}
         levels = self.hierarchy_.level_of()
-        scores = {}
+        scores, bottom_rmsse = {}, {}
         for method in reconcilers:
-            fc = self._reconcile(base, reconcilers[method])
+            fc = self._validation_forecasts(base, reconcilers[method], method)
             for iv in [i for i in self.intervals if i in fc]:
                 per_level = []
-                for _lv, g in fc[iv].groupby(fc[iv][C.UNIQUE_ID].map(levels), sort=False):
+                for lv, g in fc[iv].groupby(fc[iv][C.UNIQUE_ID].map(levels), sort=False):
                     ids = set(g[C.UNIQUE_ID])
-                    _, overall = evaluate(
+                    per_series, overall = evaluate(
                         g,
                         window[window[C.UNIQUE_ID].isin(ids)],
                         train[train[C.UNIQUE_ID].isin(ids)],
                     )
                     per_level.append((overall["wrmsse"], overall["wspl"]))
+                    if lv == BOTTOM:
+                        bottom_rmsse[method] = per_series.set_index(C.UNIQUE_ID)["rmsse"]
                 wrmsse, wspl = np.mean(per_level, axis=0)
                 scores[f"{method}/{iv}"] = {"wrmsse": float(wrmsse), "wspl": float(wspl)}
                 log.info(
                     "hierarchical validation %s/%s: wrmsse %.4f wspl %.4f", method, iv, wrmsse, wspl
                 )
         self.scores_ = scores
+        self.rejected_ = self._bottom_guard(bottom_rmsse)
+        eligible = {k: v for k, v in scores.items() if k.split("/")[0] not in self.rejected_}
         # the means decide the method (every interval style of a method has the same means)
-        self.method_ = min(scores, key=lambda k: scores[k]["wrmsse"]).split("/")[0]
+        self.method_ = min(eligible, key=lambda k: eligible[k]["wrmsse"]).split("/")[0]
         self.interval_ = min(
             (k for k in scores if k.startswith(f"{self.method_}/")),
             key=lambda k: scores[k]["wspl"],
@@ -339,9 +409,41 @@ class Hierarchical(_Composite):
             "hierarchical: %s with %s quantiles, chosen on validation", self.method_, self.interval_
         )
 
+    def _bottom_guard(self, bottom_rmsse: Mapping[str, pd.Series]) -> dict[str, str]:
+        """Methods whose SKU forecasts are significantly worse than the base model's own (paired
+        bootstrap of per-series RMSSE against bottom-up on the validation window): a planner
+        buys per SKU, so a reconciler may not buy aggregate accuracy with the SKUs'."""
+        from src.tracking.bootstrap import paired_bootstrap
+
+        if self.bottom_significance is None or "bottom_up" not in bottom_rmsse:
+            return {}
+        ref, out = bottom_rmsse["bottom_up"], {}
+        for method, rmsse in bottom_rmsse.items():
+            if method == "bottom_up":
+                continue
+            comp = paired_bootstrap(ref, rmsse, False, self.bottom_significance)
+            if comp.verdict == "challenger worse":
+                out[method] = (
+                    f"bottom RMSSE {comp.delta:+.4f} [{comp.ci_low:+.4f}, {comp.ci_high:+.4f}] "
+                    "vs bottom_up"
+                )
+                log.info("hierarchical: %s rejected, %s", method, out[method])
+        return out
+
+    def _validation_forecasts(self, base: pd.DataFrame, reconciler, method: str) -> dict:
+        """Reconciled validation forecasts; a residual MinTrace is weighed by the base model's
+        errors on the window *before* validation (the window that scores it must not also
+        weigh it: errors of one regime are correlated across its days)."""
+        if method not in RESIDUAL_METHODS:
+            return self._reconcile(base, reconciler)
+        return self._reconcile(base, reconciler, self.prior_errors_)
+
     # --- reconcile ----------------------------------------------------------------------------
-    def _reconcile(self, base: pd.DataFrame, reconciler) -> dict[str, pd.DataFrame]:
-        """Reconciled forecasts of every series, per interval style, in the forecast layout."""
+    def _reconcile(
+        self, base: pd.DataFrame, reconciler, errors: pd.DataFrame | None = None
+    ) -> dict[str, pd.DataFrame]:
+        """Reconciled forecasts of every series, per interval style, in the forecast layout;
+        ``errors`` (actual and base forecast per series and period) weigh a residual MinTrace."""
         from hierarchicalforecast.core import HierarchicalReconciliation
 
         h = self.hierarchy_
@@ -367,8 +469,16 @@ class Hierarchical(_Composite):
         if not probabilistic:
             yhat = yhat[[C.UNIQUE_ID, C.DS, name]]
             have = []
+        insample = None
+        if getattr(reconciler, "insample", False):
+            if errors is None:
+                errors = self.errors_
+            if errors is None:
+                raise ValueError("hierarchical: a residual MinTrace needs validation errors")
+            insample = errors.rename(columns={Y_HAT: name})[[C.UNIQUE_ID, C.DS, C.Y, name]]
         rec = HierarchicalReconciliation([reconciler]).reconcile(
             Y_hat_df=yhat,
+            Y_df=insample,
             tags=h.tags,
             S_df=h.smatrix(),
             level=have or None,
@@ -443,9 +553,7 @@ class Hierarchical(_Composite):
             fut = future_covariates.assign(**{C.Y: 0.0})
             future = self.hierarchy_.aggregate(fut).drop(columns=[C.Y])
         base = model.predict(h, future)
-        reconciler = _reconcilers([self.method_], self.hierarchy_.nested, self._large())[
-            self.method_
-        ]
+        reconciler = self._make_reconcilers([self.method_])[self.method_]
         styles = self._reconcile(base, reconciler)
         fc = styles.get(self.interval_, styles["base"])
         return fc.assign(**{LEVEL_COL: fc[C.UNIQUE_ID].map(self.hierarchy_.level_of())})
@@ -458,6 +566,15 @@ class Hierarchical(_Composite):
         """The bottom series of :meth:`predict_levels` in the standard forecast layout."""
         out = levels[levels[LEVEL_COL] == BOTTOM].drop(columns=[LEVEL_COL])
         return out.sort_values([C.UNIQUE_ID, C.DS], kind="stable").reset_index(drop=True)
+
+
+def _errors(base: pd.DataFrame, actual: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """Base forecasts beside the actuals of their window (every series x period)."""
+    out = _complete(base, ids)[[C.UNIQUE_ID, C.DS, Y_HAT]].merge(
+        actual[[C.UNIQUE_ID, C.DS, C.Y]], on=[C.UNIQUE_ID, C.DS], how="left"
+    )
+    out[C.Y] = out[C.Y].fillna(0.0)
+    return out
 
 
 def _complete(base: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:

@@ -168,7 +168,11 @@ def choice_metrics(model: Forecaster) -> dict[str, float]:
 def choice_tags(model: Forecaster) -> dict[str, str]:
     if not hasattr(model, "method_"):
         return {}
-    return {"reconciler": model.method_, "reconciled_quantiles": model.interval_}
+    tags = {"reconciler": model.method_, "reconciled_quantiles": model.interval_}
+    rejected = getattr(model, "rejected_", None) or {}
+    if rejected:  # why a better-scoring reconciler was not taken (worse at the bottom)
+        tags["reconciler_rejected"] = "; ".join(f"{m}: {why}" for m, why in rejected.items())[:5000]
+    return tags
 
 
 def backtest_spec(granularity: Mapping) -> BacktestSpec:

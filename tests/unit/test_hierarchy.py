@@ -55,7 +55,14 @@ LEVELS = [[], ["category"], ["location"], ["category", "location"]]
 
 @pytest.mark.parametrize(
     "method",
-    ["bottom_up", "min_trace_ols", "min_trace_wls_struct", "top_down_forecast_proportions"],
+    [
+        "bottom_up",
+        "min_trace_ols",
+        "min_trace_wls_struct",
+        "min_trace_wls_var",
+        "min_trace_mint_shrink",
+        "top_down_forecast_proportions",
+    ],
 )
 def test_every_reconciler_adds_up_and_is_non_negative(data, method):
     train, test, static = data
@@ -87,16 +94,54 @@ def test_the_reconciler_and_quantiles_are_chosen_on_validation(data, tmp_path):
     # scored on the last H days of the fit data, every method x interval style
     assert set(model.scores_) == {
         f"{m}/{iv}"
-        for m in ("bottom_up", "min_trace_ols", "min_trace_wls_struct")
+        for m in (
+            "bottom_up",
+            "min_trace_ols",
+            "min_trace_wls_struct",
+            "min_trace_wls_var",
+            "min_trace_mint_shrink",
+        )
         for iv in ("normality", "base")
     }
-    best = min(model.scores_, key=lambda k: model.scores_[k]["wrmsse"])
-    assert model.method_ == best.split("/")[0]
+    # the best mean over levels among the methods not significantly worse at the bottom
+    eligible = {k: v for k, v in model.scores_.items() if k.split("/")[0] not in model.rejected_}
+    best = min(eligible, key=lambda k: eligible[k]["wrmsse"])
+    assert model.method_ == best.split("/")[0] and "bottom_up" not in model.rejected_
+    # the residual MinTraces were weighed, while choosing, by the errors of the window *before*
+    # validation; the chosen model keeps the validation window's errors for what it forecasts
+    last = train[C.DS].max()
+    assert model.errors_[C.DS].min() == last - pd.Timedelta(days=H - 1)
+    assert model.prior_errors_[C.DS].max() == last - pd.Timedelta(days=H)
+    assert model.prior_errors_[C.DS].nunique() == H
     # saved and loaded (the base-model factory is not pickled), the same forecast
     fc = model.predict(H, test)
     model.save(tmp_path / "h")
     again = load_forecaster(tmp_path / "h").predict(H, test)
     pd.testing.assert_frame_equal(again, fc)
+
+
+def test_a_reconciler_worse_at_the_bottom_is_not_chosen():
+    """Planners buy per SKU: a method whose bottom series are significantly worse than the
+    base model's own (bottom_up) on validation is rejected, one that is not stays eligible."""
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(200)]
+    ref = pd.Series(rng.gamma(2.0, 0.4, 200), index=ids)
+    model = Hierarchical(base={"ets": lambda: ExponentialSmoothing()}, validation=H)
+    rejected = model._bottom_guard(
+        {
+            "bottom_up": ref,
+            "worse": ref + rng.normal(0.05, 0.02, 200),
+            "same": ref + rng.normal(0.0, 0.02, 200),
+            "better": ref - 0.05,
+        }
+    )
+    assert set(rejected) == {"worse"} and "bottom RMSSE +0.05" in rejected["worse"]
+    assert (
+        Hierarchical(
+            base={"ets": lambda: ExponentialSmoothing()}, bottom_significance=None
+        )._bottom_guard({"bottom_up": ref, "worse": ref + 1.0})
+        == {}
+    )
 
 
 def test_direct_lightgbm_as_the_base_and_a_bad_hierarchy(data):
