@@ -10,7 +10,7 @@ from src.features import columns as C
 from src.forecast.base import load_forecaster
 from src.forecast.baselines import ExponentialSmoothing
 from src.forecast.generators import daily_panel
-from src.forecast.hierarchy import BOTTOM, LEVEL_COL, Hierarchical, Hierarchy
+from src.forecast.hierarchy import BOTTOM, LEVEL_COL, METHODS, Hierarchical, Hierarchy
 from src.forecast.lgbm import DirectLightGBMForecaster
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, quantile_column
 
@@ -53,17 +53,7 @@ def sums_up(levels: pd.DataFrame, static: pd.DataFrame, cols: list[str], column:
 LEVELS = [[], ["category"], ["location"], ["category", "location"]]
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        "bottom_up",
-        "min_trace_ols",
-        "min_trace_wls_struct",
-        "min_trace_wls_var",
-        "min_trace_mint_shrink",
-        "top_down_forecast_proportions",
-    ],
-)
+@pytest.mark.parametrize("method", METHODS)
 def test_every_reconciler_adds_up_and_is_non_negative(data, method):
     train, test, static = data
     nested = method.startswith("top_down")
