@@ -59,8 +59,8 @@ METHODS = (
     "min_trace_mint_shrink",
     "top_down_forecast_proportions",
 )
-# MinTrace variants whose W comes from forecast errors: here the base model's errors on the
-# validation window (out-of-sample, per series and period), not in-sample fits
+# MinTrace variants whose W comes from forecast errors: here the base model's held-out errors
+# (out-of-sample, per series and period), not in-sample fits
 RESIDUAL_METHODS = ("min_trace_wls_var", "min_trace_mint_shrink")
 DENSE_RESIDUAL_MAX = 6000  # series: a dense residual MinTrace's matrices stay under ~300 MB
 INTERVALS = ("normality", "base")
@@ -355,11 +355,8 @@ class Hierarchical(_Composite):
         if len(reconcilers) == 1 and next(iter(reconcilers)) not in RESIDUAL_METHODS:
             self.method_ = next(iter(reconcilers))
             return
-        model = self.make().fit(train, statics)
-        future = window.drop(columns=[C.Y])
-        base = model.predict(self.validation, future if model.uses_future_covariates else None)
         # the base model's out-of-sample errors at every level: the W of the residual MinTraces
-        self.errors_ = _errors(base, window, self.hierarchy_.ids)
+        base, self.errors_ = self._held_out(train, window, statics)
         if len(reconcilers) == 1:
             self.method_ = next(iter(reconcilers))
             return
@@ -367,27 +364,26 @@ class Hierarchical(_Composite):
         if any(m in RESIDUAL_METHODS for m in reconcilers):
             before = cut - offset * self.validation
             if train[C.DS].nunique() >= 3 * self.validation:
-                early = train[train[C.DS] <= before]
-                prior = train[train[C.DS] > before]
-                m0 = self.make().fit(early, statics)
-                fut0 = prior.drop(columns=[C.Y])
-                b0 = m0.predict(self.validation, fut0 if m0.uses_future_covariates else None)
-                self.prior_errors_ = _errors(b0, prior, self.hierarchy_.ids)
+                early, prior = train[train[C.DS] <= before], train[train[C.DS] > before]
+                _, self.prior_errors_ = self._held_out(early, prior, statics)
             else:  # no earlier window to weigh them by: not candidates
                 reconcilers = {k: v for k, v in reconcilers.items() if k not in RESIDUAL_METHODS}
         levels = self.hierarchy_.level_of()
+        # each level's actuals and history, cut once for every method x interval style
+        by_level = {
+            lv: (window[window[C.UNIQUE_ID].isin(ids)], train[train[C.UNIQUE_ID].isin(ids)])
+            for lv, ids in levels.groupby(levels, sort=False).groups.items()
+        }
         scores, bottom_rmsse = {}, {}
         for method in reconcilers:
-            fc = self._validation_forecasts(base, reconcilers[method], method)
+            # a residual MinTrace is weighed by the errors of the window *before* validation
+            # (the window that scores it must not also weigh it: one regime's errors correlate)
+            errors = self.prior_errors_ if method in RESIDUAL_METHODS else None
+            fc = self._reconcile(base, reconcilers[method], errors)
             for iv in [i for i in self.intervals if i in fc]:
                 per_level = []
                 for lv, g in fc[iv].groupby(fc[iv][C.UNIQUE_ID].map(levels), sort=False):
-                    ids = set(g[C.UNIQUE_ID])
-                    per_series, overall = evaluate(
-                        g,
-                        window[window[C.UNIQUE_ID].isin(ids)],
-                        train[train[C.UNIQUE_ID].isin(ids)],
-                    )
+                    per_series, overall = evaluate(g, *by_level[lv])
                     per_level.append((overall["wrmsse"], overall["wspl"]))
                     if lv == BOTTOM:
                         bottom_rmsse[method] = per_series.set_index(C.UNIQUE_ID)["rmsse"]
@@ -430,13 +426,14 @@ class Hierarchical(_Composite):
                 log.info("hierarchical: %s rejected, %s", method, out[method])
         return out
 
-    def _validation_forecasts(self, base: pd.DataFrame, reconciler, method: str) -> dict:
-        """Reconciled validation forecasts; a residual MinTrace is weighed by the base model's
-        errors on the window *before* validation (the window that scores it must not also
-        weigh it: errors of one regime are correlated across its days)."""
-        if method not in RESIDUAL_METHODS:
-            return self._reconcile(base, reconciler)
-        return self._reconcile(base, reconciler, self.prior_errors_)
+    def _held_out(
+        self, fit: pd.DataFrame, window: pd.DataFrame, statics: pd.DataFrame
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The base model fitted on ``fit`` forecasts ``window``: its forecasts and their errors."""
+        model = self.make().fit(fit, statics)
+        future = window.drop(columns=[C.Y])
+        base = model.predict(self.validation, future if model.uses_future_covariates else None)
+        return base, _errors(base, window, self.hierarchy_.ids)
 
     # --- reconcile ----------------------------------------------------------------------------
     def _reconcile(
