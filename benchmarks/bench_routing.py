@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import write_section
-from src.policy.levels import poisson_levels
+from src.policy.levels import poisson_levels, whole_units
 from src.routing import clairvoyant as CV
 from src.routing import policies as P
 from src.routing import scenario as SC
@@ -49,13 +49,13 @@ def stock_levels(sc: SC.Scenario, service: float, store_online_share: float, rev
     np.add.at(online, home, sc.online_rate * (1 - store_online_share))
     np.add.at(online, town, sc.online_rate * store_online_share)
     rate = online + sc.walkin_rate
-    # stock comes in whole units: the level is the smallest whole number covering the quantile
-    # (a fractional level would hold a phantom part-unit no order can ever ship)
-    S = np.ceil(poisson_levels(rate.reshape(-1), review, service) - 1e-9).reshape(n_nodes, n_skus)
+    # stock comes in whole units (a fractional level would hold a phantom part-unit no order
+    # can ever ship), and so do the reserves
+    S = whole_units(poisson_levels(rate.reshape(-1), review, service)).reshape(n_nodes, n_skus)
     reserve = np.zeros((review + 1, n_nodes, n_skus))
     for left in range(1, review + 1):
         r = poisson_levels(sc.walkin_rate.reshape(-1), left, RESERVE)
-        reserve[left] = np.ceil(r - 1e-9).reshape(n_nodes, n_skus)  # whole units, as the stock
+        reserve[left] = whole_units(r).reshape(n_nodes, n_skus)
     return S, reserve
 
 

@@ -33,7 +33,7 @@ from src.features import columns as C
 from src.features import tables as TB
 from src.features.csv_export import to_csv
 from src.features.validation import DataValidationError, Rejects, read_table
-from src.policy.levels import poisson_levels
+from src.policy.levels import poisson_levels, whole_units
 from src.routing import duals as D
 from src.routing import io
 from src.routing import policies as P
@@ -60,7 +60,8 @@ def write_demo(folder: Path, seed: int) -> dict:
                          C.SKU: sc.skus[nz[1]], C.AS_OF: sc.start - pd.Timedelta(days=1),
                          C.ON_HAND: on_hand.reshape(-1).astype(float), C.ON_ORDER: 0.0}),
            folder / "stock.csv")  # fmt: skip
-    reserve = poisson_levels(sc.walkin_rate.reshape(-1), 7, 0.95).reshape(sc.walkin_rate.shape)
+    reserve = whole_units(poisson_levels(sc.walkin_rate.reshape(-1), 7, 0.95)).reshape(
+        sc.walkin_rate.shape)  # fmt: skip
     keep = reserve > 0
     idx = np.nonzero(keep)
     to_csv(pd.DataFrame({C.LOCATION_ID: net.nodes["location_id"].to_numpy()[idx[0]],
@@ -90,7 +91,8 @@ def _reserve(cfg: Mapping, network, skus: pd.Index, tables: str) -> np.ndarray:
                & tx[C.LOCATION_ID].astype(str).isin(stores) & tx[C.SKU].astype(str).isin(list(skus))]  # fmt: skip
         rate = w.groupby([w[C.LOCATION_ID].astype(str), w[C.SKU].astype(str)])[C.QTY].sum()
         rate = rate / float(r_cfg["history_days"])
-        level = poisson_levels(rate.to_numpy(), int(r_cfg["days"]), float(r_cfg["service_level"]))
+        level = whole_units(poisson_levels(rate.to_numpy(), int(r_cfg["days"]),
+                                           float(r_cfg["service_level"])))  # fmt: skip
         loc, sku = rate.index.get_level_values(0), rate.index.get_level_values(1)
         out[loc.map(network.node_index).to_numpy(int), skus.get_indexer(sku)] = level
     out[~network.is_store] = 0.0  # only stores keep a walk-in reserve

@@ -177,3 +177,10 @@ def poisson_levels(rate, days: int, service_level: float, draws: int = 400) -> n
     lv = policy_levels(mean, q, QUANTILE_GRID, service_level, np.full(len(live), float(days)), spec)
     out[live] = lv.reorder_point
     return out
+
+
+def whole_units(level) -> np.ndarray:
+    """A level in whole units: the smallest whole number covering it. Stock is counted in units,
+    so a fractional level (a quantile interpolated between demand paths: 2.67, 0.9) holds a
+    part-unit nothing can ship, and a store reserve of 1.37 units protects what 2 do."""
+    return np.ceil(np.asarray(level, float) - 1e-9)
