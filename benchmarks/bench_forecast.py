@@ -45,6 +45,7 @@ from src.forecast.backtest import BacktestSpec, backtest, known_future
 from src.forecast.baselines import EmpiricalQuantiles
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
 from src.forecast.pipeline import model_factories
+from src.forecast.task import choice_tags
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -295,10 +296,15 @@ def main(argv: list[str] | None = None) -> dict:
     # 2. every model and peer: fit on all training data, forecast the test window
     future = known_future(test, known)
     results: dict[str, tuple[pd.DataFrame, float, float]] = {}
+    choices: dict[str, dict] = {}  # what composite models chose on their own validation window
+
+    def fit_predict(name: str) -> pd.DataFrame:
+        model = factories[name]().fit(train, static)
+        choices[name] = choice_tags(model)
+        return model.predict(H, future)
+
     for name in names:
-        results[name] = timed(
-            lambda name=name: factories[name]().fit(train, static).predict(H, future)
-        )
+        results[name] = timed(lambda name=name: fit_predict(name))
         log.info("ours %s: %.1f s", name, results[name][1])
     results |= statsforecast_peers(train)
     results |= mlforecast_peer(train)
@@ -343,6 +349,7 @@ def main(argv: list[str] | None = None) -> dict:
         "date": time.strftime("%Y-%m-%d"),
         "cpus": os.cpu_count(),
         "overrides": args.override,
+        "choices": {k: v for k, v in choices.items() if v},
     }
 
     # 3. the champion's forecast file
@@ -393,6 +400,9 @@ def render(table: pd.DataFrame, s: dict) -> str:
         f"- WSPL: champion {s['champion_wspl']:.4f} vs best peer {s['best_peer_wspl_model']} {s['best_peer_wspl']:.4f} "
         f"= ratio {s['wspl_ratio']:.3f} (target ≤ 0.80): {ok(s['wspl_target_met'])}",
     ]
+    for name, tags in s.get("choices", {}).items():  # chosen inside the final fit, on training data
+        said = "; ".join(f"{k}: {v}" for k, v in tags.items())
+        lines.append(f"- {name} chose on the last periods of its training data: {said}")
     return "\n".join(lines)
 
 

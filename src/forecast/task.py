@@ -156,16 +156,24 @@ class ForecastTask:
 
 
 def choice_metrics(model: Forecaster) -> dict[str, float]:
-    """What a reconciled model scored per reconciler x quantile style on its validation window."""
+    """What a model chose on its own validation window: a reconciled model's score per
+    reconciler x quantile style, a selecting ensemble's weight per candidate."""
     scores = getattr(model, "scores_", None) or {}
-    return {
+    out = {
         f"reconcile/{key.replace('/', '.')}/{metric}": value
         for key, s in scores.items()
         for metric, value in s.items()
     }
+    if getattr(model, "selected_", None):
+        out |= {f"ensemble/weight/{name}": w for name, w in model.selected_.items()}
+        out["ensemble/selection_wrmsse"] = model.validation_wrmsse_
+    return out
 
 
 def choice_tags(model: Forecaster) -> dict[str, str]:
+    if getattr(model, "selected_", None):
+        return {"ensemble_members": ", ".join(
+            f"{n} {w:.2f}" for n, w in zip(model.names, model.weights, strict=True))}  # fmt: skip
     if not hasattr(model, "method_"):
         return {}
     tags = {"reconciler": model.method_, "reconciled_quantiles": model.interval_}
