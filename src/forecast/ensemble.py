@@ -113,17 +113,19 @@ class Ensemble(Forecaster):
             total = total + forecasts[best]
             self.selection_path_.append((self.names[best], float(scores[best])))
         self.weights = counts / counts.sum()
-        self.validation_wrmsse_ = self.selection_path_[-1][1]
         log.info("ensemble selection: weights %s, validation wrmsse %.4f",
                  {k: round(float(w), 3) for k, w in zip(self.names, self.weights, strict=True) if w},
                  self.validation_wrmsse_)  # fmt: skip
 
     def _score(self, fc: pd.DataFrame, window: pd.DataFrame, train: pd.DataFrame) -> float:
-        out = fc.reset_index()
-        qcols = [quantile_column(q) for q in self.quantiles]
-        out[qcols] = np.maximum.accumulate(out[qcols].to_numpy(), axis=1)
-        _, overall = evaluate(out, window[[C.UNIQUE_ID, C.DS, C.Y]], train, self.quantiles)
+        actual = window[[C.UNIQUE_ID, C.DS, C.Y]]
+        _, overall = evaluate(self._ordered(fc), actual, train, self.quantiles)
         return float(overall["wrmsse"])
+
+    @property
+    def validation_wrmsse_(self) -> float:
+        """The selected blend's WRMSSE on the selection window (the last step of the path)."""
+        return self.selection_path_[-1][1]
 
     def predict(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
         cols = [Y_HAT] + [quantile_column(q) for q in self.quantiles]
@@ -131,10 +133,14 @@ class Ensemble(Forecaster):
             m.predict(h, future_covariates).set_index([C.UNIQUE_ID, C.DS])[cols]
             for m in self.members
         ]
-        combined = sum(w * p for w, p in zip(self.weights, parts, strict=True))
-        out = combined.reset_index()
+        out = self._ordered(sum(w * p for w, p in zip(self.weights, parts, strict=True)))
         out.insert(2, MODEL_COL, self.name)
-        qcols = cols[1:]
+        return out
+
+    def _ordered(self, combined: pd.DataFrame) -> pd.DataFrame:
+        """A blend indexed by (unique_id, ds) as a frame, its quantiles made non-decreasing."""
+        out = combined.reset_index()
+        qcols = [quantile_column(q) for q in self.quantiles]
         out[qcols] = np.maximum.accumulate(out[qcols].to_numpy(), axis=1)
         return out
 
