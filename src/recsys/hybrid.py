@@ -11,6 +11,11 @@ Fitting on event-level interactions (one row per customer x item x purchase, wit
    customer frequency, recency and breadth (the RFM-style signals) — plus a lifecycle stage code
    when ``segments`` are given;
 4. label = the customer bought the item in the label window; LambdaRank, grouped by customer;
+   with ``label_windows`` > 1, steps 1–3 repeat for the ``label_days`` windows before (each with
+   candidate models fitted on its own history, so nothing leaks) and the ranker learns from every
+   (window, customer) group — more groups, and the same customers at other moments of the year;
+   ``max_fit_events`` caps the events all those candidate fits see, so a large catalogue gets
+   fewer windows instead of a longer fit;
 5. the candidate models are refitted on all events for recommending.
 
 Items outside the candidate set are left to the base class's popularity fill.
@@ -37,6 +42,8 @@ class Hybrid(Recommender):
         mode: str = "all",
         n_candidates: int = 50,
         label_days: int = 28,
+        label_windows: int = 1,
+        max_fit_events: int | None = None,
         max_train_customers: int = 4000,
         num_boost_round: int = 200,
         learning_rate: float = 0.05,
@@ -53,6 +60,10 @@ class Hybrid(Recommender):
         self.candidates = dict(candidates)
         self.n_candidates = n_candidates
         self.label_days = label_days
+        if int(label_windows) < 1:
+            raise ValueError("hybrid label_windows must be >= 1")
+        self.label_windows = int(label_windows)
+        self.max_fit_events = None if max_fit_events is None else int(max_fit_events)
         self.max_train_customers = max_train_customers
         self.params = {
             "objective": "lambdarank",
@@ -144,17 +155,19 @@ class Hybrid(Recommender):
         return [c for c in f.columns if c not in (C.CUSTOMER_ID, C.SKU, "label")]
 
     # --- fit / score ------------------------------------------------------------------------
-    def _fit(self, interactions: pd.DataFrame) -> None:
-        if C.TS not in interactions:
-            raise ValueError("the hybrid needs event-level interactions with ts")
-        events = interactions.astype({C.CUSTOMER_ID: str, C.SKU: str})
-        cut = events[C.TS].max() - pd.Timedelta(days=self.label_days)
-        hist, label = events[events[C.TS] <= cut], events[events[C.TS] > cut]
+    def _training_frame(
+        self, hist: pd.DataFrame, label: pd.DataFrame, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, int]:
+        """Candidates of models fitted on ``hist``, featured as of its end and labelled by what
+        the customer bought in ``label``; customers without a positive candidate are dropped
+        (a group with no positive teaches LambdaRank nothing). Returns the frame and how many
+        truth pairs its customers had (for the candidates' recall)."""
         models = {n: make().fit(hist, self.segments_) for n, make in self.candidates.items()}
         users = np.intersect1d(hist[C.CUSTOMER_ID].unique(), label[C.CUSTOMER_ID].unique())
-        rng = np.random.default_rng(self.seed)
         if len(users) > self.max_train_customers:
             users = rng.choice(users, self.max_train_customers, replace=False)
+        if len(users) == 0:
+            return pd.DataFrame(), 0
         cand = self._candidate_frame(models, list(users))
         truth = label[[C.CUSTOMER_ID, C.SKU]].drop_duplicates()
         if self.mode == "new":  # learn to find items the customer has not bought before
@@ -166,17 +179,52 @@ class Hybrid(Recommender):
             truth, on=[C.CUSTOMER_ID, C.SKU], how="left"
         )
         f["label"] = f["label"].fillna(0).astype(int)
-        f = f[
-            f.groupby(C.CUSTOMER_ID)["label"].transform("max") > 0
-        ]  # groups without a positive teach nothing
-        f = f.sort_values(C.CUSTOMER_ID, kind="stable")
-        self.columns_ = self.feature_columns(f)
-        group = f.groupby(C.CUSTOMER_ID, sort=False).size().to_numpy()
+        f = f[f.groupby(C.CUSTOMER_ID)["label"].transform("max") > 0]
+        return f, int(truth[C.CUSTOMER_ID].isin(users).sum())
+
+    def _fit(self, interactions: pd.DataFrame) -> None:
+        if C.TS not in interactions:
+            raise ValueError("the hybrid needs event-level interactions with ts")
+        events = interactions.astype({C.CUSTOMER_ID: str, C.SKU: str})
+        end = events[C.TS].max()
+        rng = np.random.default_rng(self.seed)
+        frames, positives, truths = [], 0, 0
+        # one training frame per label window, the newest first; older windows stack more
+        # (customer, window) groups from the same customers at other moments
+        # every window fits the candidate models on its history, and the final refit on all
+        # events: older windows are added only while those fits stay within max_fit_events
+        fitted = len(events)
+        for w in range(self.label_windows):
+            cut = end - pd.Timedelta(days=self.label_days * (w + 1))
+            hist = events[events[C.TS] <= cut]
+            over = self.max_fit_events is not None and fitted + len(hist) > self.max_fit_events
+            if w > 0 and over:
+                break
+            fitted += len(hist)
+            label = events[
+                (events[C.TS] > cut) & (events[C.TS] <= cut + pd.Timedelta(days=self.label_days))
+            ]
+            if hist.empty or label.empty:
+                break
+            f, n_truth = self._training_frame(hist, label, rng)
+            if f.empty:
+                continue
+            frames.append(f.assign(_window=w))
+            positives += int(f["label"].sum())
+            truths += n_truth
+        if not frames:
+            raise ValueError(
+                f"{self.name}: no customer bought in the {self.label_days}-day label window after "
+                "having a history before it; nothing to learn a ranking from"
+            )
+        f = pd.concat(frames, ignore_index=True)
+        f = f.sort_values(["_window", C.CUSTOMER_ID], kind="stable")
+        self.columns_ = self.feature_columns(f.drop(columns="_window"))
+        group = f.groupby(["_window", C.CUSTOMER_ID], sort=False).size().to_numpy()
         data = lgb.Dataset(f[self.columns_], f["label"], group=group)
         self.ranker_ = lgb.train(self.params, data, num_boost_round=self.num_boost_round)
-        self.train_candidate_recall_ = float(
-            f["label"].sum() / len(truth[truth[C.CUSTOMER_ID].isin(users)])
-        )
+        self.train_windows_ = len(frames)
+        self.train_candidate_recall_ = float(positives / max(truths, 1))
         self.models_ = {
             n: make().fit(events, self.segments_) for n, make in self.candidates.items()
         }

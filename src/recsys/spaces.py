@@ -46,6 +46,7 @@ def hybrid(trial: optuna.Trial) -> dict:
         "num_boost_round": trial.suggest_int("num_boost_round", 100, 500, step=50),
         "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 10, 200, log=True),
         "label_days": trial.suggest_categorical("label_days", [14, 28, 42]),
+        "label_windows": trial.suggest_int("label_windows", 1, 4),
     }
 
 
