@@ -89,21 +89,40 @@ class Hybrid(Recommender):
     def _candidate_frame(
         self, models: Mapping[str, Recommender], customers: Sequence[str]
     ) -> pd.DataFrame:
-        frames = []
-        for name, model in models.items():
+        """The union of every model's top ``n_candidates`` per customer, one row per (customer,
+        item) in customer then item order, with each model's score (NaN where it did not
+        propose the item) and rank (``n_candidates + 1`` there). Built on integer pair keys:
+        the chain of outer merges on string keys it replaces was half the cost of recommending."""
+        recs = {
             # the model's own picks (no popularity fill); sparse where the model's scores are
-            recs = model.candidates(customers, self.n_candidates, exclude_seen=self.mode == "new")
-            frames.append(
-                recs[[C.CUSTOMER_ID, C.SKU, SCORE, RANK]].rename(
-                    columns={SCORE: f"{name}_score", RANK: f"{name}_rank"}
-                )
-            )
-        cand = frames[0]
-        for f in frames[1:]:
-            cand = cand.merge(f, on=[C.CUSTOMER_ID, C.SKU], how="outer")
-        for name in models:
-            cand[f"{name}_rank"] = cand[f"{name}_rank"].fillna(self.n_candidates + 1)
-        return cand
+            name: model.candidates(customers, self.n_candidates, exclude_seen=self.mode == "new")
+            for name, model in models.items()
+        }
+        who = pd.Index(sorted({str(c) for c in customers}), dtype=object)
+        skus = [r[C.SKU].to_numpy(dtype=object) for r in recs.values()]
+        what = pd.Index(np.sort(pd.unique(np.concatenate(skus))) if skus else [], dtype=object)
+        keys = [
+            who.get_indexer(r[C.CUSTOMER_ID]).astype(np.int64) * len(what)
+            + what.get_indexer(r[C.SKU])
+            for r in recs.values()
+        ]
+        pairs, inverse = np.unique(
+            np.concatenate(keys or [np.array([], np.int64)]), return_inverse=True
+        )
+        cand = {
+            C.CUSTOMER_ID: who.to_numpy()[pairs // max(len(what), 1)],
+            C.SKU: what.to_numpy()[pairs % max(len(what), 1)],
+        }
+        start = 0
+        for (name, r), key in zip(recs.items(), keys, strict=True):
+            at = inverse[start : start + len(key)]
+            start += len(key)
+            score = np.full(len(pairs), np.nan)
+            rank = np.full(len(pairs), float(self.n_candidates + 1))
+            score[at] = r[SCORE].to_numpy(dtype=np.float64)
+            rank[at] = r[RANK].to_numpy(dtype=np.float64)
+            cand[f"{name}_score"], cand[f"{name}_rank"] = score, rank
+        return pd.DataFrame(cand)
 
     def _context(self, events: pd.DataFrame) -> dict:
         """History signals as of the end of ``events``."""
@@ -141,9 +160,25 @@ class Hybrid(Recommender):
         }
 
     def _features(self, cand: pd.DataFrame, ctx: dict) -> pd.DataFrame:
-        f = cand.merge(ctx["pair"], left_on=[C.CUSTOMER_ID, C.SKU], right_index=True, how="left")
-        f = f.merge(ctx["cust"], left_on=C.CUSTOMER_ID, right_index=True, how="left")
-        f = f.merge(ctx["item"], left_on=C.SKU, right_index=True, how="left")
+        # left joins by index lookup, columns added in place (merging copied the wide candidate
+        # frame three times: a fifth of recommending's cost)
+        f = cand.copy()
+        keys = {
+            "pair": pd.MultiIndex.from_arrays([f[C.CUSTOMER_ID], f[C.SKU]]),
+            "cust": f[C.CUSTOMER_ID],
+            "item": f[C.SKU],
+        }
+        for part, key in keys.items():
+            table = ctx[part]
+            at = table.index.get_indexer(key)
+            found = at >= 0
+            for col in table.columns:
+                values = table[col].to_numpy(dtype=np.float64)
+                f[col] = (
+                    np.where(found, values[np.where(found, at, 0)], np.nan)
+                    if len(values)
+                    else np.nan
+                )
         f["times_bought"] = f["times_bought"].fillna(0.0)
         f["days_since_bought"] = f["days_since_bought"].fillna(9999.0)
         if self.segments_:
