@@ -75,49 +75,46 @@ class Recommender(ABC):
         self._fit(interactions)
         return self
 
-    def _popularity(self, interactions: pd.DataFrame, by: pd.Series | None = None) -> np.ndarray:
-        recent = interactions
-        if C.TS in interactions and self.popularity_days:
-            recent = interactions[
-                interactions[C.TS]
-                > interactions[C.TS].max() - pd.Timedelta(days=self.popularity_days)
-            ]
-        counts = recent.groupby(recent[C.SKU].astype(str))[C.CUSTOMER_ID].nunique()
-        pop = counts.reindex(self.items_).fillna(0.0).to_numpy(dtype=np.float64)
-        return pop / pop.max() if pop.max() > 0 else pop
+    def _popularity(self, interactions: pd.DataFrame) -> np.ndarray:
+        return self._grouped_popularity(interactions, np.zeros(len(interactions), np.int8))[0]
 
     def _segment_popularity(
         self, interactions: pd.DataFrame, segments: Mapping[str, str] | None
     ) -> dict[str, np.ndarray]:
         if not segments:
             return {}
-        # one grouped pass (a per-segment boolean mask over the object column cost ~1 s per
-        # fit on the embedded data, paid by every candidate model the hybrid fits); each
-        # segment's recency window ends at its own last event, as _popularity of its rows would
         seg = interactions[C.CUSTOMER_ID].astype(str).map(segments)
         ok = seg.notna().to_numpy()
-        if not ok.any():
-            return {}
+        return self._grouped_popularity(interactions[ok], seg.to_numpy()[ok]) if ok.any() else {}
+
+    def _grouped_popularity(
+        self, interactions: pd.DataFrame, groups: np.ndarray
+    ) -> dict[object, np.ndarray]:
+        """Per group: distinct buyers of each item over the group's last ``popularity_days``
+        (the window ends at the group's own last event), scaled to a maximum of 1. One grouped
+        pass: a boolean mask per segment over the object customer column cost ~1 s per fit on
+        the embedded data, paid by every candidate model the hybrid fits."""
         df = pd.DataFrame(
             {
-                "seg": seg.to_numpy()[ok],
-                C.SKU: interactions[C.SKU].astype(str).to_numpy()[ok],
-                C.CUSTOMER_ID: interactions[C.CUSTOMER_ID].to_numpy()[ok],
+                "group": groups,
+                C.SKU: interactions[C.SKU].astype(str).to_numpy(),
+                C.CUSTOMER_ID: interactions[C.CUSTOMER_ID].to_numpy(),
             }
         )
         if C.TS in interactions and self.popularity_days:
-            ts = interactions[C.TS][ok].reset_index(drop=True)
-            last = ts.groupby(df["seg"]).transform("max")
+            ts = interactions[C.TS].reset_index(drop=True)
+            last = ts.groupby(df["group"]).transform("max")
             df = df[(ts > last - pd.Timedelta(days=self.popularity_days)).to_numpy()]
-        counts = df.groupby(["seg", C.SKU])[C.CUSTOMER_ID].nunique()
+        counts = df.groupby(["group", C.SKU])[C.CUSTOMER_ID].nunique()
+        present = set(counts.index.get_level_values(0))
         out = {}
-        for s in seg[ok].unique():
+        for g in pd.unique(groups):
             pop = (
-                counts.loc[s].reindex(self.items_).fillna(0.0).to_numpy(dtype=np.float64)
-                if s in counts.index.get_level_values(0)
+                counts.loc[g].reindex(self.items_).fillna(0.0).to_numpy(dtype=np.float64)
+                if g in present
                 else np.zeros(len(self.items_))
             )
-            out[s] = pop / pop.max() if pop.max() > 0 else pop
+            out[g] = pop / pop.max() if pop.max() > 0 else pop
         return out
 
     @abstractmethod

@@ -224,10 +224,9 @@ class Hybrid(Recommender):
         end = events[C.TS].max()
         rng = np.random.default_rng(self.seed)
         frames, positives, truths = [], 0, 0
-        # one training frame per label window, the newest first; older windows stack more
-        # (customer, window) groups from the same customers at other moments
-        # every window fits the candidate models on its history, and the final refit on all
-        # events: older windows are added only while those fits stay within max_fit_events
+        # one training frame per label window, the newest first, each fitting the candidate
+        # models on its own history; older windows are added only while those fits and the
+        # final refit on all events stay within max_fit_events
         fitted = len(events)
         for w in range(self.label_windows):
             cut = end - pd.Timedelta(days=self.label_days * (w + 1))
