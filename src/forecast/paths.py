@@ -230,16 +230,34 @@ def protection_loss(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per series: pinball loss (mean over ``grid``) of the summed-path quantiles against the
     realised sums ``actual``, and whether the sum fell inside the 5-95 % band."""
+    (loss,), band = protection_losses(quantiles_days, levels, actual, rho, draws, seed, [grid])
+    return loss, band
+
+
+def protection_losses(
+    quantiles_days: np.ndarray,
+    levels: Sequence[float],
+    actual: np.ndarray,
+    rho: float,
+    draws: int,
+    seed: int,
+    grids: Sequence[Sequence[float]],
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`protection_loss` at several quantile grids from one set of sampled paths (the
+    sampling is the cost; every grid is scored on the same sums)."""
     n = quantiles_days.shape[0]
     sums = np.empty((n, draws))
     for start, paths in daily_path_blocks(quantiles_days, levels, draws, rho, seed):
         sums[start : start + len(paths)] = paths.sum(axis=2)
-    g = np.asarray(grid, float)
-    sq = np.quantile(sums, g, axis=1).T  # (n, Q)
-    err = np.asarray(actual, float)[:, None] - sq
-    loss = np.mean(np.maximum(g * err, (g - 1) * err), axis=1)
+    actual = np.asarray(actual, float)
+    losses = []
+    for grid in grids:
+        g = np.asarray(grid, float)
+        sq = np.quantile(sums, g, axis=1).T  # (n, Q)
+        err = actual[:, None] - sq
+        losses.append(np.mean(np.maximum(g * err, (g - 1) * err), axis=1))
     lo, hi = np.quantile(sums, [0.05, 0.95], axis=1)
-    return loss, (actual >= lo) & (actual <= hi)
+    return losses, (actual >= lo) & (actual <= hi)
 
 
 def period_sum_scale(history: np.ndarray, days: int) -> np.ndarray:

@@ -32,10 +32,11 @@ from src.features.store import bucket
 from src.forecast.backtest import refit_forecasts
 from src.forecast.base import Forecaster, to_wide
 from src.forecast.paths import (
+    M5_QUANTILES,
     forecast_arrays,
     horizon_needed,
     period_sum_scale,
-    protection_loss,
+    protection_losses,
 )
 from src.policy.classify import class_service_levels, cost_service_levels
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
@@ -145,36 +146,47 @@ def protection_pinball(
     rho: float,
     draws: int = 500,
     seed: int = 0,
+    grid: Sequence[float] = M5_QUANTILES,
+    also: Mapping[str, Sequence[float]] | None = None,
 ) -> dict[str, float]:
     """How well rolling forecasts state each review's lead-time + review demand — the quantity
     the policy orders from (its copula ``rho`` included): scaled pinball loss of the
-    ``L + R``-day sums over every review origin, weighted by each series' value of demand over
-    the 28 days before the window (:func:`src.forecast.paths.protection_loss`)."""
+    ``L + R``-day sums over every review origin at the quantile levels ``grid``, weighted by
+    each series' value of demand over the 28 days before the window
+    (:func:`src.forecast.paths.protection_loss`). The M5 grid scores the whole distribution; an
+    order-up-to policy only reads its upper tail, which a grid of its service levels scores.
+    ``also`` scores more grids on the same sampled paths (``wpspl_<days>_<name>``)."""
     days = int(np.rint(np.max(history.lead_time))) + int(history.review_period)
     before = history.y[:, : history.start]
     scale = period_sum_scale(before, days)
     w = history.unit_value * before[:, -28:].sum(axis=1)
-    losses, bands = [], []
+    grids = {"": grid, **{f"_{k}": v for k, v in (also or {}).items()}}
+    losses: dict[str, list[np.ndarray]] = {k: [] for k in grids}
+    bands = []
     for r, fc in sorted(forecasts.items()):
         d = history.start + r
         if d + days > len(history.dates) or fc.quantiles.shape[1] < days:
             continue
         actual = history.y[:, d : d + days].sum(axis=1)
-        loss, band = protection_loss(
-            fc.quantiles[:, :days], fc.levels, actual, rho, draws, seed + r
+        per_grid, band = protection_losses(
+            fc.quantiles[:, :days], fc.levels, actual, rho, draws, seed + r, list(grids.values())
         )
-        losses.append(loss)
+        for k, loss in zip(grids, per_grid, strict=True):
+            losses[k].append(loss)
         bands.append(band)
-    if not losses:
+    if not bands:
         raise ValueError(f"no review origin leaves {days} days of actuals to score")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        spl = np.mean(losses, axis=0) / scale
-    ok = np.isfinite(spl) & (w > 0)
-    return {
-        f"wpspl_{days}": float(np.sum(spl[ok] * w[ok]) / w[ok].sum()) if ok.any() else np.nan,
-        f"coverage90_{days}": float(np.mean(bands)),
-        "origins": len(losses),
-    }
+    out: dict[str, float] = {}
+    for k, per_origin in losses.items():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spl = np.mean(per_origin, axis=0) / scale
+        ok = np.isfinite(spl) & (w > 0)
+        out[f"wpspl_{days}{k}"] = (
+            float(np.sum(spl[ok] * w[ok]) / w[ok].sum()) if ok.any() else np.nan
+        )
+    out[f"coverage90_{days}"] = float(np.mean(bands))
+    out["origins"] = len(bands)
+    return out
 
 
 def _align(target_ids, ids, mean, q, levels) -> OriginForecast:

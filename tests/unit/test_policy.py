@@ -418,3 +418,55 @@ def test_protection_draws_in_blocks_equal_drawing_every_series_at_once(lead_time
     for rows in (1, 10, 53, 500):
         got_l, got_lr = protection_samples(q, levels, lt, spec, rows=rows)
         assert np.array_equal(got_l, want_l) and np.array_equal(got_lr, want_lr)
+
+
+# --- choosing the forecaster by the quantity the policy orders from ------------------------
+
+
+def test_protection_pinball_on_the_policy_quantiles_scores_the_upper_tail():
+    """An order-up-to policy reads the upper quantiles of the lead-time + review demand: scored
+    at those levels, a forecast with the right upper tail (and a useless lower one) beats one
+    with the right median and lower tail but a capped top; over the whole M5 grid the true
+    distribution beats both."""
+    from src.policy.evaluate import History, OriginForecast, protection_pinball
+
+    rng = np.random.default_rng(0)
+    n, t, start, days = 40, 140, 112, 28
+    y = rng.poisson(4.0, size=(n, t)).astype(float)
+    hist = History(
+        ids=np.array([f"s{i}" for i in range(n)]),
+        dates=pd.date_range("2024-01-01", periods=t, freq="D"),
+        y=y,
+        start=start,
+        days=days,
+        unit_value=np.ones(n),
+        lead_time=np.full(n, 7.0),
+        review_period=7,
+    )
+    mean, q = poisson_forecast(np.full(n, 4.0), 14)
+    upper_right = q.copy()
+    upper_right[:, :, LEVELS < 0.5] = 0.0  # nothing known below the median
+    capped = q.copy()
+    capped[:, :, LEVELS > 0.5] = q[:, :, [4]]  # nothing stated above the median
+    origins = {
+        name: {r: OriginForecast(mean, qq, LEVELS) for r in (0, 7, 14)}
+        for name, qq in {"true": q, "upper_right": upper_right, "capped": capped}.items()
+    }
+    policy = (0.8, 0.9, 0.95, 0.98)
+    at = {
+        name: protection_pinball(hist, fc, 0.0, draws=400, grid=policy)["wpspl_14"]
+        for name, fc in origins.items()
+    }
+    assert at["true"] < at["capped"] and at["upper_right"] < at["capped"]
+    full = {name: protection_pinball(hist, fc, 0.0, draws=400) for name, fc in origins.items()}
+    assert full["true"]["wpspl_14"] < min(
+        full["capped"]["wpspl_14"], full["upper_right"]["wpspl_14"]
+    )
+    assert full["true"]["origins"] == 3
+    # more grids on the same sampled paths give what separate calls give
+    both = protection_pinball(hist, origins["capped"], 0.0, draws=400, also={"policy": policy})
+    assert both["wpspl_14"] == full["capped"]["wpspl_14"]
+    assert both["wpspl_14_policy"] == at["capped"]
+    # the default is the M5 grid
+    m5 = protection_pinball(hist, origins["true"], 0.0, draws=400, grid=tuple(LEVELS))
+    assert m5["wpspl_14"] == pytest.approx(full["true"]["wpspl_14"])
