@@ -140,6 +140,7 @@ def run(
     cost = {"type": "forecast", "service_level": "cost", "sweep": {"shortage_cost": SHORTAGE}}
 
     # --- validation: forecaster x rho, judged by the protection-period pinball --------------
+    days = LEAD + REVIEW
     val = history_from_panel(panel, VAL_START, DAYS, LEAD, REVIEW, value)
     choices = []
     for name in models:
@@ -158,7 +159,6 @@ def run(
                 draws=draws,
                 also={"policy": POLICY_QUANTILES, "choice": choice_quantiles},
             )
-            days = LEAD + REVIEW
             choices.append(
                 {
                     "model": name,

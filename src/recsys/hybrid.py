@@ -149,7 +149,14 @@ class Hybrid(Recommender):
             cust_items=(C.SKU, "nunique"),
             cust_events=(C.SKU, "size"),
         )
-        cust["cust_orders"] = day.groupby(events[C.CUSTOMER_ID]).nunique()
+        # the customer's orders (purchase days), numbered from the newest (1 = the last one)
+        orders = (
+            pd.DataFrame({C.CUSTOMER_ID: events[C.CUSTOMER_ID].to_numpy(), "_day": day.to_numpy()})
+            .drop_duplicates()
+            .sort_values([C.CUSTOMER_ID, "_day"])
+        )
+        orders["_from_end"] = orders.groupby(C.CUSTOMER_ID).cumcount(ascending=False) + 1
+        cust["cust_orders"] = orders.groupby(C.CUSTOMER_ID).size()
         cust["cust_recency"] = (now - cust["cust_last"]).dt.total_seconds() / 86400
         # repeat propensity (Instacart / next-basket practice): how much of what the customer
         # buys is something they bought on an earlier day, and how big and how regular their
@@ -162,13 +169,6 @@ class Hybrid(Recommender):
         )
         cust["cust_due"] = cust["cust_recency"] / cust["cust_gap"]
         # the pair against the customer's own orders: orders since its first and last purchase
-        # (a customer's purchase days numbered from the newest, 1 = the last one)
-        orders = (
-            pd.DataFrame({C.CUSTOMER_ID: events[C.CUSTOMER_ID].to_numpy(), "_day": day.to_numpy()})
-            .drop_duplicates()
-            .sort_values([C.CUSTOMER_ID, "_day"])
-        )
-        orders["_from_end"] = orders.groupby(C.CUSTOMER_ID).cumcount(ascending=False) + 1
         from_end = pd.Series(
             orders["_from_end"].to_numpy(),
             index=pd.MultiIndex.from_arrays([orders[C.CUSTOMER_ID], orders["_day"]]),
