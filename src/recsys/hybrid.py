@@ -296,11 +296,12 @@ class Hybrid(Recommender):
             truth = truth.merge(before, how="left", on=[C.CUSTOMER_ID, C.SKU])
             truth = truth[truth["_seen"].isna()].drop(columns="_seen")
         truth = truth.assign(label=1)
-        f = self._features(cand, self._context(hist)).merge(
-            truth, on=[C.CUSTOMER_ID, C.SKU], how="left"
-        )
-        f["label"] = f["label"].fillna(0).astype(int)
-        f = f[f.groupby(C.CUSTOMER_ID)["label"].transform("max") > 0]
+        # labelled and thinned before featuring: the features are row by row, and most
+        # customers of a sparse target (items new to them) have no positive candidate
+        cand = cand.merge(truth, on=[C.CUSTOMER_ID, C.SKU], how="left")
+        cand["label"] = cand["label"].fillna(0).astype(int)
+        cand = cand[cand.groupby(C.CUSTOMER_ID)["label"].transform("max") > 0]
+        f = self._features(cand.reset_index(drop=True), self._context(hist))
         return f, int(truth[C.CUSTOMER_ID].isin(users).sum())
 
     def _fit(self, interactions: pd.DataFrame) -> None:

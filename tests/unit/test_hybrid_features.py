@@ -100,3 +100,32 @@ def test_candidate_features_fill_what_the_customer_never_bought(ctx):
     assert c_x.times_bought == 0 and c_x.days_since_bought == 9999.0
     assert c_x.bought_ly == 0 and np.isnan(c_x.item_due) and np.isnan(c_x.buy_rate)
     assert c_x.cust_orders == 1
+
+
+@pytest.mark.parametrize("mode", ["all", "new"])
+def test_training_frame_drops_label_less_customers_before_featuring_with_the_same_rows(mode):
+    from src.recsys.repeat import TIFUKNN
+
+    rng = np.random.default_rng(5)
+    hist = events([(f"c{c}", f"s{rng.integers(30)}", int(rng.integers(300)))
+                   for c in range(40) for _ in range(12)])  # fmt: skip
+    label = events([(f"c{c}", f"s{rng.integers(30)}", 310) for c in range(0, 40, 2)])
+    h = Hybrid({"popularity": Popularity, "tifu_knn": TIFUKNN}, mode=mode, n_candidates=5)
+    h.segments_ = {}
+    f, _ = h._training_frame(hist, label, np.random.default_rng(0))
+    # the same frame the long way: every candidate featured, labelled, label-less groups dropped
+    models = {n: make().fit(hist) for n, make in h.candidates.items()}
+    users = np.intersect1d(hist[C.CUSTOMER_ID].unique(), label[C.CUSTOMER_ID].unique())
+    full = h._features(h._candidate_frame(models, list(users)), h._context(hist))
+    truth = label[[C.CUSTOMER_ID, C.SKU]].drop_duplicates()
+    if mode == "new":
+        seen = hist[[C.CUSTOMER_ID, C.SKU]].drop_duplicates().assign(_seen=1)
+        truth = truth.merge(seen, how="left").query("_seen.isna()").drop(columns="_seen")
+    full = full.merge(truth.assign(label=1), how="left", on=[C.CUSTOMER_ID, C.SKU])
+    full["label"] = full["label"].fillna(0).astype(int)
+    full = full[full.groupby(C.CUSTOMER_ID)["label"].transform("max") > 0]
+    assert 0 < full[C.CUSTOMER_ID].nunique() < len(users)  # some groups did go
+    pd.testing.assert_frame_equal(
+        f[full.columns].reset_index(drop=True), full.reset_index(drop=True)
+    )
+    assert h.feature_columns(f) == h.feature_columns(full)
