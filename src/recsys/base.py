@@ -182,7 +182,7 @@ class Recommender(ABC):
         rows = self.customers_.get_indexer(ids)
         ids, rows = ids[rows >= 0], rows[rows >= 0]
         parts = []
-        sparse = type(self)._score_sparse is not Recommender._score_sparse
+        sparse = self._sparse_candidates()
         batch = BATCH if sparse else self.batch_size()
         for start in range(0, len(rows), batch):
             r = rows[start : start + batch]
@@ -194,14 +194,19 @@ class Recommender(ABC):
                 M = top_k_rows(M, n).tocoo()
                 i, j, v = M.row, M.col, M.data
             else:
-                raw = np.asarray(self._score(r), dtype=np.float64)
-                raw[~np.isfinite(raw)] = -np.inf
+                # one negated copy in the model's own precision (float32 scores were upcast and
+                # negated in two more full copies: a third of candidate time at grocery size)
+                raw = np.asarray(self._candidate_scores(r))
+                neg = np.negative(raw, dtype=np.promote_types(raw.dtype, np.float32))
+                neg[~np.isfinite(neg)] = np.inf
                 if exclude_seen:
-                    raw[self.X_[r].nonzero()] = -np.inf
-                kk = min(n, raw.shape[1])
-                top = np.argpartition(-raw, kk - 1, axis=1)[:, :kk]
+                    neg[self.X_[r].nonzero()] = np.inf
+                kk = min(n, neg.shape[1])
+                top = np.argpartition(neg, kk - 1, axis=1)[:, :kk]
+                # in item order, as the sparse path gives them: equal scores rank by item
+                top.sort(axis=1)
                 i, j = np.repeat(np.arange(len(r)), kk), top.ravel()
-                v = raw[i, j]
+                v = -neg[i, j].astype(np.float64)
                 ok = np.isfinite(v)
                 i, j, v = i[ok], j[ok], v[ok]
             parts.append(pd.DataFrame({C.CUSTOMER_ID: ids[start : start + batch].to_numpy()[i],
@@ -215,6 +220,15 @@ class Recommender(ABC):
             .astype(int)
         )
         return out
+
+    def _sparse_candidates(self) -> bool:
+        """Whether :meth:`candidates` takes the model's sparse scores (:meth:`_score_sparse`) or
+        dense ones (:meth:`_candidate_scores`, :meth:`batch_size` customers at a time)."""
+        return type(self)._score_sparse is not Recommender._score_sparse
+
+    def _candidate_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Dense scores for :meth:`candidates`; NaN or -inf = not a candidate."""
+        return self._score(rows)
 
     def _score_sparse(self, rows: np.ndarray) -> sp.spmatrix | None:
         """Sparse scores (zero = not scored) where the model's scores are naturally sparse;

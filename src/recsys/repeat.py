@@ -94,17 +94,66 @@ class TIFUKNN(Recommender):
         norms = np.sqrt(np.asarray(self.U_.multiply(self.U_).sum(axis=1)).ravel()) + 1e-12
         self.Un_ = sp.diags(1.0 / norms).astype(np.float32) @ self.U_
 
-    def _score(self, rows: np.ndarray) -> np.ndarray:
-        return self._score_sparse(rows).toarray()
-
-    def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:
-        own = self.U_[rows]
-        if self.alpha >= 1.0 or self.k_neighbours < 1 or self.U_.shape[0] < 2:
-            return own
+    def _neighbours(self, rows: np.ndarray) -> np.ndarray | None:
+        """Each row's ``k_neighbours`` most similar other customers (cosine of the personal
+        vectors), one row of customer positions each; ``None`` where the score is the customer's
+        own vector alone."""
+        if self._own_only():
+            return None
         sim = (self.Un_[rows] @ self.Un_.T).toarray()
         sim[np.arange(len(rows)), rows] = -np.inf  # not one's own neighbour
         k = min(self.k_neighbours, sim.shape[1] - 1)
-        top = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        return np.argpartition(-sim, k - 1, axis=1)[:, :k]
+
+    def _score(self, rows: np.ndarray) -> np.ndarray:
+        """``alpha x own + (1 - alpha) x the neighbours' mean`` as a dense float32 (rows x
+        items) array, 0 where neither the customer nor a neighbour bought the item. The
+        neighbours' sum is built densely: k neighbours together bought most of a large
+        catalogue (grocery size: 53,600 of 81,300 items per customer), where the sparse product
+        and its top-k cost three times as much (13.3 s against 4.3 s for 2,447 customers)."""
+        out = np.zeros((len(rows), self.U_.shape[1]), np.float32)
+        top = self._neighbours(rows)
+        if top is not None:
+            k = top.shape[1]
+            if self.U_.shape[0] <= 16 * k:
+                # few customers against k: one sparse x dense product with the neighbour
+                # indicator (costs every purchase vector once per row, fast in C)
+                N = np.zeros((len(rows), self.U_.shape[0]), np.float32)
+                N[np.arange(len(rows))[:, None], top] = 1.0
+                out[:] = (self.U_.T @ N.T).T
+            else:
+                # many: gather and sum only the neighbours' vectors (costs rows x k x their
+                # purchases, linear in the customer base)
+                G = self.U_[top.ravel()]
+                owner = np.repeat(np.arange(len(rows)).repeat(k), np.diff(G.indptr))
+                n_items = self.U_.shape[1]
+                out[:] = np.bincount(
+                    owner * n_items + G.indices, weights=G.data, minlength=len(rows) * n_items
+                ).reshape(len(rows), n_items)
+            out *= np.float32((1.0 - self.alpha) / k)
+        own = self.U_[rows].tocoo()
+        out[own.row, own.col] += np.float32(self.alpha) * own.data
+        return out
+
+    def _candidate_scores(self, rows: np.ndarray) -> np.ndarray:
+        out = self._score(rows)
+        out[out <= 0] = np.nan
+        return out
+
+    def _own_only(self) -> bool:
+        return self.alpha >= 1.0 or self.k_neighbours < 1 or self.U_.shape[0] < 2
+
+    def _sparse_candidates(self) -> bool:
+        # the customer's own vector alone is as sparse as their purchases; with neighbours the
+        # dense scores of :meth:`_score` are cheaper (see there)
+        return self._own_only()
+
+    def _score_sparse(self, rows: np.ndarray) -> sp.csr_matrix:
+        own = self.U_[rows]
+        top = self._neighbours(rows)
+        if top is None:
+            return own
+        k = top.shape[1]
         N = sp.csr_matrix(
             (np.full(top.size, 1.0 / k, np.float32), (np.repeat(np.arange(len(rows)), k), top.ravel())),
             shape=(len(rows), self.U_.shape[0]),

@@ -241,3 +241,29 @@ def test_benchmark_run_writes_the_validation_chosen_champion(tmp_path, monkeypat
     text = doc.read_text()
     assert f"validation chose **{summary['champion_all']}**" in text
     assert "frequency: 1" in text and "purchase: explore" in text
+
+
+@pytest.mark.parametrize("k", [2, 10])  # 50 customers: > 16 k sums gathered rows, else one product
+def test_tifu_dense_scores_and_candidates_match_the_sparse_product(k, monkeypatch):
+    rng = np.random.default_rng(3)
+    rows = [(f"c{c}", d, list(rng.choice([f"i{i}" for i in range(40)], 3, replace=False)))
+            for c in range(50) for d in rng.choice(60, 4, replace=False)]  # fmt: skip
+    m = TIFUKNN(k_neighbours=k, alpha=0.6).fit(events(rows))
+    who = np.arange(len(m.customers_))
+    np.testing.assert_allclose(m._score(who), m._score_sparse(who).toarray(), rtol=1e-5)
+    ids = list(m.customers_)
+    dense = m.candidates(ids, 8, exclude_seen=True)
+    monkeypatch.setattr(TIFUKNN, "_sparse_candidates", lambda self: True)
+    sparse = m.candidates(ids, 8, exclude_seen=True)
+    # per customer the same top scores (which of several tied items fills the last place may
+    # differ), and every candidate scored as the sparse product scores it
+    top = {name: c.sort_values([C.CUSTOMER_ID, "score"], ascending=[True, False])
+           for name, c in (("dense", dense), ("sparse", sparse))}  # fmt: skip
+    assert top["dense"][C.CUSTOMER_ID].tolist() == top["sparse"][C.CUSTOMER_ID].tolist()
+    np.testing.assert_allclose(top["dense"]["score"], top["sparse"]["score"], rtol=1e-5)
+    full = m._score_sparse(who).toarray()
+    at = (m.customers_.get_indexer(dense[C.CUSTOMER_ID]), m.items_.get_indexer(dense[C.SKU]))
+    np.testing.assert_allclose(dense["score"], full[at], rtol=1e-5)
+    key = [C.CUSTOMER_ID, C.SKU]
+    bought = events(rows)[key].drop_duplicates().assign(seen=True)
+    assert dense.merge(bought, on=key, how="left")["seen"].isna().all()
