@@ -243,7 +243,7 @@ def test_benchmark_run_writes_the_validation_chosen_champion(tmp_path, monkeypat
     assert "frequency: 1" in text and "purchase: explore" in text
 
 
-@pytest.mark.parametrize("k", [2, 10])  # 50 customers: > 16 k sums gathered rows, else one product
+@pytest.mark.parametrize("k", [2, 10])  # 50 customers: > 12 k the sparse product, else a dense one
 def test_tifu_dense_scores_and_candidates_match_the_sparse_product(k, monkeypatch):
     rng = np.random.default_rng(3)
     rows = [(f"c{c}", d, list(rng.choice([f"i{i}" for i in range(40)], 3, replace=False)))
