@@ -153,7 +153,7 @@ def protection_pinball(
     the policy orders from (its copula ``rho`` included): scaled pinball loss of the
     ``L + R``-day sums over every review origin at the quantile levels ``grid``, weighted by
     each series' value of demand over the 28 days before the window
-    (:func:`src.forecast.paths.protection_loss`). The M5 grid scores the whole distribution; an
+    (:func:`src.forecast.paths.protection_losses`). The M5 grid scores the whole distribution; an
     order-up-to policy only reads its upper tail, which a grid of its service levels scores.
     ``also`` scores more grids on the same sampled paths (``wpspl_<days>_<name>``)."""
     days = int(np.rint(np.max(history.lead_time))) + int(history.review_period)

@@ -176,8 +176,10 @@ class Recommender(ABC):
     ) -> pd.DataFrame:
         """The model's own top-``n`` for known customers — no popularity fill, no business
         rules: what a re-ranker takes as candidates (``customer_id, sku, score, rank``). Models
-        whose scores are sparse (:meth:`_score_sparse`) never build a dense (customers x items)
-        matrix here, so candidate generation costs what the customers bought, not the catalogue."""
+        taking the sparse path (:meth:`_sparse_candidates`) never build a dense (customers x
+        items) matrix here, so candidate generation costs what the customers bought, not the
+        catalogue; the others are ranked in dense blocks of :meth:`batch_size` customers. Either
+        way a customer's candidates come in item order, so equal scores rank the same."""
         ids = pd.Index([str(c) for c in customer_ids])
         rows = self.customers_.get_indexer(ids)
         ids, rows = ids[rows >= 0], rows[rows >= 0]

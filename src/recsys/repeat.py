@@ -112,12 +112,11 @@ class TIFUKNN(Recommender):
         items per customer), where a dense block is cheaper to rank than the sparse scores (13.3
         s against 4.3 s for 2,447 customers)."""
         top = self._neighbours(rows)
-        if top is None:
-            return self.U_[rows].toarray()
-        k = top.shape[1]
-        if self.U_.shape[0] > 12 * k:
-            # many customers against k: the sparse product costs what the neighbours bought
+        if top is None or self.U_.shape[0] > 12 * top.shape[1]:
+            # own vector only, or many customers against k: the sparse product costs what the
+            # neighbours bought
             return self._score_sparse(rows, top).toarray()
+        k = top.shape[1]
         # few: one sparse x dense product with the neighbour indicator costs every purchase
         # vector once per row but runs in C without the sparse product's bookkeeping
         N = np.zeros((len(rows), self.U_.shape[0]), np.float32)
