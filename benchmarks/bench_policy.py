@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from benchmarks.bench_forecast import online_retail, online_retail_lines
@@ -123,6 +124,7 @@ def run(
     rhos: list[float],
     draws: int,
     choice_quantiles: tuple[float, ...] = CHOICE_QUANTILES,
+    validation_only: bool = False,
 ) -> dict:
     t_all = time.perf_counter()
     data = online_retail()
@@ -132,22 +134,32 @@ def run(
     value = lines.groupby("StockCode")["UnitPrice"].median()
     forecast_cfg = models_config()
 
+    days = LEAD + REVIEW
+    for spec in forecast_cfg["models"].values():  # sum models: one block, the protection period
+        if "period" in spec:
+            spec["period"] = spec["horizon"] = days
+
     def make(name):
         return model_factories(forecast_cfg, [name], "D", forecast_cfg["quantiles"])[name]
+
+    def rhos_for(name) -> list[float]:
+        # a model of the period sum spreads it evenly over comonotone days: rho = 1 gives back
+        # exactly its distribution of the sum (src.forecast.paths); any other rho would not
+        target = get_class(forecast_cfg["models"][name]["_target_"])
+        return [1.0] if getattr(target, "comonotone", False) else rhos
 
     defaults = PolicySpec(kind="RS", review_period=REVIEW, draws=draws)
     settings = SimSettings(lead_time=LEAD, review_period=REVIEW, lost_sales=True)
     cost = {"type": "forecast", "service_level": "cost", "sweep": {"shortage_cost": SHORTAGE}}
 
     # --- validation: forecaster x rho, judged by the protection-period pinball --------------
-    days = LEAD + REVIEW
     val = history_from_panel(panel, VAL_START, DAYS, LEAD, REVIEW, value)
     choices = []
     for name in models:
         t = time.perf_counter()
         fc = rolling_forecasts(panel, static, make(name), val, LEAD + REVIEW, known)
         fit_s = time.perf_counter() - t
-        for rho in rhos:
+        for rho in rhos_for(name):
             res = compare({"forecast_cost": {**cost, "rho": rho}}, val, fc, defaults, settings)
             table = kpi_table(res)
             inside = table[table["days_of_cover"] <= TARGET_DAYS].sort_values("fill_rate")
@@ -190,6 +202,9 @@ def run(
     valid = [c for c in choices if np.isfinite(c["val_wpspl_choice"])]
     best = min(valid, key=lambda c: c["val_wpspl_choice"])
     log.info("chosen on validation: %s, rho=%.1f", best["model"], best["rho"])
+    if validation_only:  # trying candidates: the test window is not touched, nothing is written
+        print(pd.DataFrame(choices).sort_values("val_wpspl_choice").to_string(index=False))
+        return {"chosen": best, "validation": choices}
 
     # --- test window: chosen forecast policy, its variants, and the peers -----------------
     test = history_from_panel(panel, TEST_START, DAYS, LEAD, REVIEW, value)
@@ -361,7 +376,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="online_retail", choices=["online_retail"])
     p.add_argument(
-        "--models", default="tsb,exp_smoothing,croston_sba,empirical_quantiles,lightgbm_direct"
+        "--models",
+        default="tsb,exp_smoothing,croston_sba,empirical_quantiles,lightgbm_direct,lightgbm_sum",
     )
     p.add_argument("--rhos", default="0,0.3,0.6")
     p.add_argument("--draws", type=int, default=1000)
@@ -371,12 +387,23 @@ def main() -> None:
         help="quantile levels of the 14-day demand the forecaster is chosen by (default: the "
         "nine M5 quantiles; e.g. 0.8,0.9,0.95,0.98 for the policies' service levels)",
     )
+    p.add_argument(
+        "--validation-only",
+        action="store_true",
+        help="score the candidates on the validation window and stop (test untouched, no files)",
+    )
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     grid = tuple(float(x) for x in a.choice_quantiles.split(","))
     if not grid or any(not 0.0 < q < 1.0 for q in grid):
         p.error(f"--choice-quantiles: every level must lie in (0, 1), got {a.choice_quantiles}")
-    run(a.models.split(","), [float(x) for x in a.rhos.split(",")], a.draws, grid)
+    run(
+        a.models.split(","),
+        [float(x) for x in a.rhos.split(",")],
+        a.draws,
+        grid,
+        a.validation_only,
+    )
 
 
 if __name__ == "__main__":

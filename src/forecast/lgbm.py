@@ -492,3 +492,206 @@ class DirectLightGBMForecaster(Forecaster):
     def feature_importance(self) -> pd.Series:
         gain = sum(b.feature_importance("gain") for b in self.boosters_)
         return pd.Series(gain, index=self.feature_names()).sort_values(ascending=False)
+
+
+# --- direct models of period sums (issue 13, item 3) ------------------------------------------
+
+
+class PeriodSumLightGBMForecaster(DirectLightGBMForecaster):
+    """Demand summed over ``period``-long blocks (7/14/28 days), forecast directly.
+
+    A reorder policy orders from the demand over its protection period (lead time + review), not
+    from daily points. This model learns that quantity itself: one LightGBM per block of
+    ``period`` steps (``horizon / period`` blocks) whose target is the block's mean demand per day,
+    level-free like :class:`DirectLightGBMForecaster` (divided by the series' recent level, rows
+    weighted by it, so the loss is in units), trained on many forecast origins. Its quantiles are
+    fitted directly too: one booster per level with LightGBM's pinball (``quantile``) objective
+    on the same rows — no distributional assumption about the sum.
+
+    Features are the direct model's at the block's first step, plus the block means of the known
+    covariates (prices, events, holidays … over the whole block) and, where the history reaches a
+    year back, last year's same block and the 28 days before last year's origin (so the trees can
+    read a seasonal ramp such as the Christmas run-up).
+
+    Output: the daily frame every forecaster gives, with each block's sum spread evenly over its
+    days and its quantiles divided by the block length. The days of a block are therefore
+    *comonotone* (``comonotone = True``): summed with the copula correlation ``rho = 1``
+    (:mod:`src.forecast.paths`), they give back exactly the model's distribution of the block
+    sum. Daily metrics of this model score a flat spread, not daily forecasts.
+    """
+
+    name = "lightgbm_sum"
+    comonotone = True
+
+    def __init__(
+        self,
+        period: int = 14,
+        horizon: int = 14,
+        lags: int = 14,
+        windows: Sequence[int] = (7, 28, 91),
+        scale_window: int = 28,
+        season_length: int = 7,
+        year_length: int | None = 364,
+        origins: int = 40,
+        origin_step: int = 7,
+        static_features: Sequence[str] = ("category",),
+        num_boost_round: int = 300,
+        quantile_boost_round: int = 200,
+        learning_rate: float = 0.05,
+        num_leaves: int = 31,
+        min_data_in_leaf: int = 100,
+        feature_fraction: float = 0.8,
+        bagging_fraction: float = 0.8,
+        lambda_l2: float = 1.0,
+        num_threads: int = 0,
+        seed: int = 0,
+        quantiles: Sequence[float] = M5_QUANTILES,
+        freq: str = "D",
+    ):
+        if period < 1:
+            raise ValueError(f"{self.name}: period must be >= 1, got {period}")
+        horizon = int(np.ceil(max(int(horizon), 1) / period) * period)
+        super().__init__(
+            horizon=horizon,
+            blocks=horizon // int(period),
+            lags=lags,
+            windows=windows,
+            scale_window=scale_window,
+            season_length=season_length,
+            origins=origins,
+            origin_step=origin_step,
+            static_features=static_features,
+            dispersion_holdout=False,
+            objective="l2",
+            num_boost_round=num_boost_round,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_data_in_leaf=min_data_in_leaf,
+            feature_fraction=feature_fraction,
+            bagging_fraction=bagging_fraction,
+            lambda_l2=lambda_l2,
+            num_threads=num_threads,
+            seed=seed,
+            quantiles=quantiles,
+            freq=freq,
+        )
+        self.period = int(period)
+        self.year_length = int(year_length) if year_length else None
+        self.quantile_boost_round = int(quantile_boost_round)
+
+    def block_steps(self) -> list[np.ndarray]:
+        return [np.arange(b * self.period, (b + 1) * self.period) + 1 for b in range(self.blocks)]
+
+    def feature_names(self) -> list[str]:
+        year = ["last_year_block", "last_year_before"] if self.year_length else []
+        return super().feature_names() + [f"block_mean_{c}" for c in self.cov_names_] + year
+
+    def _block_rows(
+        self, R: np.ndarray, covs: dict[str, np.ndarray], T: int, steps: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, level, started = self._rows(R, covs, T, int(steps[0]))
+        lo, hi = T - 1 + int(steps[0]), T + int(steps[-1])  # the block's columns [lo, hi)
+        extra = []
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for c in self.cov_names_:
+                m = covs[c][:, lo:hi]
+                extra.append(np.nanmean(m, axis=1) if m.shape[1] else np.full(len(R), np.nan))
+            if self.year_length:
+                y = self.year_length
+
+                def mean(a, b):
+                    a, b = max(a, 0), min(b, R.shape[1])
+                    return np.nanmean(R[:, a:b], axis=1) if b > a else np.full(len(R), np.nan)
+
+                extra.append(mean(lo - y, hi - y) / level)
+                extra.append(mean(T - y - 28, T - y) / level)
+        if extra:
+            E = np.stack([np.asarray(v, dtype=np.float32) for v in extra], axis=1)
+            E[~np.isfinite(E)] = np.nan
+            X = np.concatenate([X, E], axis=1)
+        return X, level, started
+
+    def _train_blocks(self, R: np.ndarray, covs: dict[str, np.ndarray]) -> list[list[lgb.Booster]]:
+        T_end = R.shape[1]
+        first = max(self.scale_window, 1)
+        origins = list(range(T_end - self.period, first - 1, -self.origin_step))[: self.origins]
+        names = self.feature_names()
+        boosters = []
+        for steps in self.block_steps():
+            X, y, w = [], [], []
+            for T in origins:
+                if T + int(steps[-1]) > T_end:  # the block's actuals must all be known
+                    continue
+                Xb, level, started = self._block_rows(R, covs, T, steps)
+                target = np.nanmean(R[:, T - 1 + steps[0] : T + steps[-1]], axis=1) / level
+                keep = started & np.isfinite(target)
+                X.append(Xb[keep])
+                y.append(target[keep])
+                w.append(level[keep])
+            if not X or sum(len(v) for v in y) == 0:
+                raise ValueError(
+                    f"{self.name}: no training rows for block {steps[0]}..{steps[-1]}: the history "
+                    f"({T_end} periods) is shorter than scale_window + the block"
+                )
+            # one binned Dataset, every objective trained on it (the bins do not depend on it)
+            data = lgb.Dataset(
+                np.concatenate(X),
+                np.concatenate(y),
+                weight=np.concatenate(w),
+                feature_name=names,
+                categorical_feature=list(self.static_names_) or "auto",
+                free_raw_data=False,
+            )
+            models = []
+            for objective, alpha, rounds in [("l2", None, self.num_boost_round)] + [
+                ("quantile", q, self.quantile_boost_round) for q in self.quantiles
+            ]:
+                params = {k: v for k, v in self.params.items() if k != "tweedie_variance_power"}
+                params["objective"] = objective
+                if alpha is not None:
+                    params["alpha"] = float(alpha)
+                models.append(lgb.train(params, data, num_boost_round=rounds))
+            boosters.append(models)
+        return boosters
+
+    def _block_predictions(self, R, covs) -> tuple[np.ndarray, np.ndarray]:
+        """Per block: mean per day ``(n, blocks)`` and quantiles per day ``(n, blocks, Q)``."""
+        T = R.shape[1]
+        n = R.shape[0]
+        mean = np.zeros((n, self.blocks))
+        q = np.zeros((n, self.blocks, len(self.quantiles)))
+        threads = self.params["num_threads"]
+        for b, (models, steps) in enumerate(zip(self.boosters_, self.block_steps(), strict=True)):
+            X, level, started = self._block_rows(R, covs, T, steps)
+            preds = [np.clip(m.predict(X, num_threads=threads), 0, None) * level for m in models]
+            mean[:, b] = np.where(started, preds[0], 0.0)
+            qb = np.sort(np.stack(preds[1:], axis=1), axis=1)  # quantiles never cross
+            q[:, b] = np.where(started[:, None], qb, 0.0)
+        return mean, q
+
+    def _fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None) -> None:
+        super()._fit(panel, static_df)  # features, covariates and boosters (no NB holdout)
+
+    def _future(self, h: int, future_covariates):
+        if h > self.horizon:
+            raise ValueError(f"{self.name}: fitted for horizon {self.horizon}, asked for {h}")
+        future = self.future_dates(self.horizon)
+        covs = _with_future(self.covs_, future_covariates, self.ids_, future)
+        days = period_days(future, self.freq)
+        return self._block_predictions(self.Y_ / self.days_[None, :], covs), days
+
+    def _predict_mean(self, h: int, future_covariates: pd.DataFrame | None) -> np.ndarray:
+        (mean, _), days = self._future(h, future_covariates)
+        return np.repeat(mean, self.period, axis=1)[:, :h] * days[None, :h]
+
+    def predict(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
+        if self.ids_ is None:
+            raise RuntimeError(f"{self.name}: call fit() before predict()")
+        (mean, q), days = self._future(h, future_covariates)
+        daily_mean = np.repeat(mean, self.period, axis=1)[:, :h] * days[None, :h]
+        daily_q = np.repeat(q, self.period, axis=1)[:, :h] * days[None, :h, None]
+        return self.to_frame(daily_mean, np.maximum.accumulate(daily_q, axis=2))
+
+    def feature_importance(self) -> pd.Series:
+        gain = sum(models[0].feature_importance("gain") for models in self.boosters_)
+        return pd.Series(gain, index=self.feature_names()).sort_values(ascending=False)

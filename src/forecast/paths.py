@@ -31,6 +31,19 @@ from scipy import special
 from src.features import columns as C
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, revenue_weights
 
+# forecasters whose days are one period sum spread evenly (their ``comonotone`` attribute): summed
+# with rho = 1 their days give back the model's distribution of the sum, with rho < 1 they would
+# not, so a policy must join them comonotonically
+COMONOTONE_MODELS = frozenset({"lightgbm_sum"})
+
+
+def comonotone(forecast: pd.DataFrame) -> bool:
+    """Whether a forecast frame comes from a forecaster of period sums (see COMONOTONE_MODELS)."""
+    if "model" not in forecast:
+        return False
+    names = set(forecast["model"].astype(str).unique())
+    return bool(names) and names <= COMONOTONE_MODELS
+
 
 def quantile_levels(forecast: pd.DataFrame) -> list[tuple[float, str]]:
     """``(level, column)`` for every quantile column of a forecast frame, sorted by level."""

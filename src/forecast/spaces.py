@@ -39,6 +39,20 @@ def lightgbm_direct(trial: optuna.Trial) -> dict:
     }
 
 
+def lightgbm_sum(trial: optuna.Trial) -> dict:
+    """The period-sum model's training origins, level window and trees; tune it by the policy's
+    quantity: ``tune.metric=val/wpspl_14`` (with ``granularity.protection_periods`` set)."""
+    return {
+        "origins": trial.suggest_int("origins", 10, 80, log=True),
+        "scale_window": trial.suggest_categorical("scale_window", [14, 28, 56]),
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 15, 127, log=True),
+        "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 20, 400, log=True),
+        "num_boost_round": trial.suggest_int("num_boost_round", 100, 600, step=50),
+        "quantile_boost_round": trial.suggest_int("quantile_boost_round", 100, 400, step=50),
+    }
+
+
 def exp_smoothing(trial: optuna.Trial) -> dict:
     return {"profile_weeks": trial.suggest_int("profile_weeks", 4, 26)}
 

@@ -20,10 +20,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+from hydra.utils import get_class
 
 from src.features import columns as C
 from src.features.csv_export import to_csv
@@ -91,8 +93,11 @@ def plan_inventory(
         fcfg = config["forecast"]
         make = model_factories(fcfg, [name], "D", fcfg["quantiles"])[name]
         value = pd.Series(plan.unit_value, index=plan.keys[C.UNIQUE_ID].to_numpy())
+        # the replay's own forecaster sets rho: a model of period sums joins its days with 1
+        sums = getattr(get_class(fcfg["models"][name]["_target_"]), "comonotone", False)
+        spec = replace(plan.spec, rho=1.0 if sums else float(pcfg["rho"]))
         sim_table, sim, sim_dates = simulate_history(
-            panel, static, make, plan.classes, value, pcfg, plan.spec, gran["known_covariates"]
+            panel, static, make, plan.classes, value, pcfg, spec, gran["known_covariates"]
         )
     files, figs = write_plan(Path(output), plan, sim_table, sim, sim_dates, pcfg, forecast_path)
     print(

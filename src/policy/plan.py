@@ -9,6 +9,7 @@ and unit values the evidence (simulation) reuses.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -16,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.forecast.paths import daily_path_blocks, forecast_arrays, horizon_needed, period_demand
+from src.forecast.paths import (
+    comonotone,
+    daily_path_blocks,
+    forecast_arrays,
+    horizon_needed,
+    period_demand,
+)
 from src.inventory.keys import split_ids
 from src.inventory.stock import positions
 from src.inventory.supply import supply_terms
@@ -24,6 +31,8 @@ from src.policy.classify import class_service_levels, classify, cost_service_lev
 from src.policy.levels import PolicySpec, policy_levels, protection_samples
 from src.policy.policies import critical_ratio, newsvendor_quantity
 from src.policy.suggest import SUGGESTION_COLUMNS, plan_transfers, suggestions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -80,6 +89,10 @@ def make_plan(
     error messages.
     """
     spec = policy_spec(pcfg)
+    if comonotone(forecast) and spec.rho != 1.0:
+        # a model of period sums: its days must be joined with rho = 1 to give back its sum
+        log.info("%s: a forecast of period sums; its days are joined with rho = 1", source)
+        spec.rho = 1.0
     ids, dates, mean, q, levels = forecast_arrays(forecast)
     c = pcfg["classes"]
     classes = classify(panel, c["abc"], c["xyz"], c["lookback_days"], c["xyz_freq"])

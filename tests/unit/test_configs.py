@@ -106,3 +106,22 @@ def test_every_granularity_builds_its_hierarchy_and_direct_model(granularity):
     assert hier.levels == [list(lv) for lv in g["hierarchy"]] and hier.validation == g["horizon"]
     direct = built["lightgbm_direct"]().make()
     assert direct.horizon == g["horizon"] and direct.season_length == g["season_length"]
+    sums = model_factories(forecast, ["lightgbm_sum"], g["freq"], forecast["quantiles"])
+    s = sums["lightgbm_sum"]().make()
+    assert s.period == g["sums"]["period"] and s.horizon >= g["horizon"]
+    assert s.horizon % s.period == 0  # whole blocks cover the horizon
+
+
+def test_every_search_space_builds_its_model():
+    """A sampled trial of each forecasting space gives arguments its configured model takes."""
+    import optuna
+
+    cfg = OmegaConf.to_container(compose("run"), resolve=True)
+    forecast = cfg["forecast"]
+    spec = task_specs(cfg["tasks"])["forecast"]
+    for model in spec.spaces:
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        params = spec.space(model)(study.ask())
+        target = dict(forecast["models"][model])
+        target.pop("pool", None)
+        instantiate({**target, **params, "quantiles": forecast["quantiles"]})

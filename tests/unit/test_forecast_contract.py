@@ -11,7 +11,11 @@ from src.forecast.base import MODEL_COL, load_forecaster
 from src.forecast.baselines import Croston, EmpiricalQuantiles, ExponentialSmoothing, SeasonalNaive
 from src.forecast.ensemble import Ensemble
 from src.forecast.generators import daily_panel
-from src.forecast.lgbm import DirectLightGBMForecaster, LightGBMForecaster
+from src.forecast.lgbm import (
+    DirectLightGBMForecaster,
+    LightGBMForecaster,
+    PeriodSumLightGBMForecaster,
+)
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, quantile_column
 from src.forecast.neural import DartsForecaster
 
@@ -61,6 +65,20 @@ MODELS = {
         min_data_in_leaf=10,
         num_threads=1,
         objective="tweedie",
+    ),
+    "lightgbm_sum": lambda: PeriodSumLightGBMForecaster(
+        period=7,
+        horizon=H,
+        lags=7,
+        windows=(7, 28),
+        scale_window=28,
+        year_length=None,
+        origins=15,
+        origin_step=3,
+        num_boost_round=60,
+        quantile_boost_round=40,
+        min_data_in_leaf=10,
+        num_threads=1,
     ),
     "lstm": lambda: DartsForecaster(kind="lstm", **TINY_NN),
     "tft": lambda: DartsForecaster(kind="tft", **TINY_NN),
