@@ -61,6 +61,8 @@ class LightGBMForecaster(Forecaster):
         lambda_l2: float = 1.0,
         num_threads: int = 0,
         seed: int = 0,
+        encodings: bool = False,
+        season_length: int = 7,
         quantiles: Sequence[float] = M5_QUANTILES,
         freq: str = "D",
     ):
@@ -69,6 +71,8 @@ class LightGBMForecaster(Forecaster):
         self.windows = tuple(sorted(windows))
         self.train_window = train_window
         self.holdout = holdout
+        self.encodings = bool(encodings)
+        self.season_length = max(int(season_length), 1)
         self.params = booster_params(
             objective,
             tweedie_variance_power,
@@ -116,16 +120,63 @@ class LightGBMForecaster(Forecaster):
         last_sale = np.maximum.accumulate(last_sale, axis=1)
         prev = np.where(t_cols - 1 >= 0, last_sale[:, np.clip(t_cols - 1, 0, None)], -1)
         feats.append(np.where(prev >= 0, t_cols - prev, 999.0))
+        if getattr(self, "encodings", False):  # models saved before encodings existed: off
+            feats += self._encodings(Y, t_cols)
         for c in self.cov_names_:
             feats.append(covs[c][:, t_cols])
         feats.append(np.repeat(self.category_codes_[:, None], len(t_cols), axis=1))
         return np.stack([f.astype(np.float32) for f in feats], axis=-1).reshape(n * len(t_cols), -1)
+
+    def _encodings(self, Y: np.ndarray, t_cols: np.ndarray) -> list[np.ndarray]:
+        """Target-mean encodings as the M5 winners used them (the series' mean, its mean per
+        weekday, the category's weekday profile), computed *expanding*: the row at period t only
+        averages targets before t, so no row sees its own target or a later one.
+
+        * ``enc_series_mean``: the series' mean over all its periods before t;
+        * ``enc_series_season``: its mean over the earlier periods of t's phase in the season
+          (the same weekday, for daily data);
+        * ``enc_category_season``: the category's ratio of the two (its weekday profile), the
+          same for every series of the category.
+        """
+        n, T = Y.shape
+        s = self.season_length
+        ok = np.isfinite(Y)
+        Yz = np.where(ok, Y, 0.0)
+        # exclusive cumulative sums: column t holds the sum over columns < t
+        total = np.concatenate([np.zeros((n, 1)), np.cumsum(Yz, axis=1)], axis=1)
+        count = np.concatenate([np.zeros((n, 1)), np.cumsum(ok, axis=1)], axis=1)
+        phase_sum = np.zeros((n, T + 1))
+        phase_cnt = np.zeros((n, T + 1))
+        for ph in range(s):
+            cols = np.arange(ph, T + 1, s)  # columns t of this phase, up to T (the next period)
+            before = cols[cols < T]
+            cs = np.concatenate([np.zeros((n, 1)), np.cumsum(Yz[:, before], axis=1)], axis=1)
+            cc = np.concatenate([np.zeros((n, 1)), np.cumsum(ok[:, before], axis=1)], axis=1)
+            phase_sum[:, cols] = cs[:, : len(cols)]
+            phase_cnt[:, cols] = cc[:, : len(cols)]
+        t = np.clip(t_cols, 0, T)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total[:, t] / count[:, t]
+            season = phase_sum[:, t] / phase_cnt[:, t]
+            cat = self.category_codes_
+            profile = np.full_like(mean, np.nan)
+            for c in np.unique(cat):
+                rows = cat == c
+                num = _nanmean0(season[rows])
+                den = _nanmean0(mean[rows])
+                profile[rows] = np.where(den > 0, num / den, np.nan)[None, :]
+        return [mean, season, profile]
 
     def feature_names(self) -> list[str]:
         return (
             [f"lag_{lag}" for lag in self.lags]
             + [f"mean_{w}" for w in self.windows]
             + [f"zero_share_{self.windows[-1]}", "since_last_sale"]
+            + (
+                ["enc_series_mean", "enc_series_season", "enc_category_season"]
+                if getattr(self, "encodings", False)
+                else []
+            )
             + list(self.cov_names_)
             + ["category"]
         )
@@ -193,6 +244,13 @@ class LightGBMForecaster(Forecaster):
     def feature_importance(self) -> pd.Series:
         gain = self.booster_.feature_importance("gain")
         return pd.Series(gain, index=self.feature_names()).sort_values(ascending=False)
+
+
+def _nanmean0(a: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 ignoring NaN; NaN (without a warning) where a column has no value."""
+    ok = np.isfinite(a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, a, 0.0).sum(axis=0) / ok.sum(axis=0)
 
 
 def booster_params(objective: str, tweedie_variance_power: float, **params) -> dict:
