@@ -34,12 +34,28 @@ def demand(
     store: FeatureStore, features: Mapping, granularity: Mapping
 ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """``(panel, static, fingerprint)`` of the granularity's demand feature set, kept to its
-    ``top_n`` series (what forecasting trains on and planning plans)."""
+    ``top_n`` series (what forecasting trains on and planning plans).
+
+    ``granularity.until`` (a date, default none) drops every period after it first — so tuning or
+    backtesting can choose on history only and leave a later window untouched (the series are
+    then chosen on that history too); the fingerprint records it."""
     fs = store.get(demand_set(features, granularity["level"], granularity["freq"]))
-    panel = select_series(fs.read("panel"), granularity.get("top_n"))
+    panel = fs.read("panel")
+    fingerprint = fs.fingerprint
+    until = granularity.get("until")
+    if until is not None:
+        try:
+            cut = pd.Timestamp(until)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"granularity.until={until!r} is not a date") from exc
+        panel = panel[panel[C.DS] <= cut].reset_index(drop=True)
+        if panel.empty:
+            raise ValueError(f"granularity.until={until}: no demand on or before that date")
+        fingerprint = f"{fingerprint}@until={cut.date()}"
+    panel = select_series(panel, granularity.get("top_n"))
     static = fs.read("static")
     static = static[static[C.UNIQUE_ID].isin(panel[C.UNIQUE_ID].unique())].reset_index(drop=True)
-    return panel, static, fs.fingerprint
+    return panel, static, fingerprint
 
 
 def forecast_task(

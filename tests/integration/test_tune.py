@@ -113,3 +113,31 @@ def test_direction_and_pruner_come_from_the_task_registry(tables, tmp_path):
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert isinstance(study.pruner, optuna.pruners.MedianPruner)
     assert 0 <= study.best_value <= 1
+
+
+def test_until_keeps_tuning_on_history_only(tables, tmp_path):
+    """granularity.until: every period after the date is gone before the series are chosen, so a
+    study (or a backtest) chooses on history and a later window stays untouched."""
+    import pandas as pd
+    from omegaconf import OmegaConf
+
+    from src.features import columns as C
+    from src.features.sets import open_store
+    from src.forecast.pipeline import demand
+
+    paths = own_store(tables, tmp_path)
+    cfg = compose("tune", [*paths, "granularity.top_n=10"])
+    store = open_store(
+        OmegaConf.to_container(cfg.features, resolve=True), cfg.paths.features, cfg.paths.tables
+    )
+    gran = OmegaConf.to_container(cfg.granularity, resolve=True)
+    full, _, fp_full = demand(store, cfg.features, gran)
+    until = full[C.DS].max() - pd.Timedelta(days=30)
+    cut, static, fp_cut = demand(store, cfg.features, {**gran, "until": str(until.date())})
+    assert cut[C.DS].max() == until and full[C.DS].max() > until
+    assert set(static[C.UNIQUE_ID]) == set(cut[C.UNIQUE_ID]) and cut[C.UNIQUE_ID].nunique() == 10
+    assert fp_cut != fp_full and fp_cut.endswith(f"@until={until.date()}")
+    with pytest.raises(ValueError, match="not a date"):
+        demand(store, cfg.features, {**gran, "until": "soon"})
+    with pytest.raises(ValueError, match="no demand"):
+        demand(store, cfg.features, {**gran, "until": "1990-01-01"})
