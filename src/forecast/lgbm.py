@@ -480,21 +480,25 @@ class DirectLightGBMForecaster(Forecaster):
                     X.append(Xk[keep])
                     y.append(target[keep])
                     w.append(level[keep])
-            if not X or sum(len(v) for v in y) == 0:
-                raise ValueError(
-                    f"{self.name}: no training rows for steps {steps.tolist()}: the history "
-                    f"({T_end} periods) is shorter than scale_window + horizon"
-                )
-            data = lgb.Dataset(
-                np.concatenate(X),
-                np.concatenate(y),
-                weight=np.concatenate(w),
-                feature_name=names,
-                categorical_feature=list(self.static_names_) or "auto",
-                free_raw_data=True,
-            )
+            data = self._dataset(X, y, w, names, f"steps {steps.tolist()}", T_end)
             boosters.append(lgb.train(self.params, data, num_boost_round=self.num_boost_round))
         return boosters
+
+    def _dataset(self, X, y, w, names, what: str, T_end: int, free: bool = True) -> lgb.Dataset:
+        """The level-weighted training rows of one block; a clear error where there are none."""
+        if not X or sum(len(v) for v in y) == 0:
+            raise ValueError(
+                f"{self.name}: no training rows for {what}: the history ({T_end} periods) is "
+                "shorter than scale_window + the block"
+            )
+        return lgb.Dataset(
+            np.concatenate(X),
+            np.concatenate(y),
+            weight=np.concatenate(w),
+            feature_name=names,
+            categorical_feature=list(self.static_names_) or "auto",
+            free_raw_data=free,
+        )
 
     def _direct(self, boosters, R: np.ndarray, covs: dict[str, np.ndarray], h: int) -> np.ndarray:
         T = R.shape[1]
@@ -686,20 +690,8 @@ class PeriodSumLightGBMForecaster(DirectLightGBMForecaster):
                 X.append(Xb[keep])
                 y.append(target[keep])
                 w.append(level[keep])
-            if not X or sum(len(v) for v in y) == 0:
-                raise ValueError(
-                    f"{self.name}: no training rows for block {steps[0]}..{steps[-1]}: the history "
-                    f"({T_end} periods) is shorter than scale_window + the block"
-                )
             # one binned Dataset, every objective trained on it (the bins do not depend on it)
-            data = lgb.Dataset(
-                np.concatenate(X),
-                np.concatenate(y),
-                weight=np.concatenate(w),
-                feature_name=names,
-                categorical_feature=list(self.static_names_) or "auto",
-                free_raw_data=False,
-            )
+            data = self._dataset(X, y, w, names, f"block {steps[0]}..{steps[-1]}", T_end, False)
             models = []
             for objective, alpha, rounds in [("l2", None, self.num_boost_round)] + [
                 ("quantile", q, self.quantile_boost_round) for q in self.quantiles
