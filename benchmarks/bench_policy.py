@@ -35,13 +35,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from hydra.utils import get_class
 from omegaconf import OmegaConf
 
 from benchmarks.bench_forecast import online_retail, online_retail_lines
 from benchmarks.report import write_section
 from src.forecast.metrics import M5_QUANTILES
-from src.forecast.pipeline import model_factories
+from src.forecast.pipeline import forecasts_period_sums, model_factories
 from src.policy.evaluate import (
     compare,
     history_from_panel,
@@ -145,8 +144,7 @@ def run(
     def rhos_for(name) -> list[float]:
         # a model of the period sum spreads it evenly over comonotone days: rho = 1 gives back
         # exactly its distribution of the sum (src.forecast.paths); any other rho would not
-        target = get_class(forecast_cfg["models"][name]["_target_"])
-        return [1.0] if getattr(target, "comonotone", False) else rhos
+        return [1.0] if forecasts_period_sums(forecast_cfg["models"], name) else rhos
 
     defaults = PolicySpec(kind="RS", review_period=REVIEW, draws=draws)
     settings = SimSettings(lead_time=LEAD, review_period=REVIEW, lost_sales=True)

@@ -696,8 +696,7 @@ class PeriodSumLightGBMForecaster(DirectLightGBMForecaster):
             for objective, alpha, rounds in [("l2", None, self.num_boost_round)] + [
                 ("quantile", q, self.quantile_boost_round) for q in self.quantiles
             ]:
-                params = {k: v for k, v in self.params.items() if k != "tweedie_variance_power"}
-                params["objective"] = objective
+                params = {**self.params, "objective": objective}  # l2 params: no Tweedie power
                 if alpha is not None:
                     params["alpha"] = float(alpha)
                 models.append(lgb.train(params, data, num_boost_round=rounds))
@@ -719,9 +718,6 @@ class PeriodSumLightGBMForecaster(DirectLightGBMForecaster):
             q[:, b] = np.where(started[:, None], qb, 0.0)
         return mean, q
 
-    def _fit(self, panel: pd.DataFrame, static_df: pd.DataFrame | None) -> None:
-        super()._fit(panel, static_df)  # features, covariates and boosters (no NB holdout)
-
     def _future(self, h: int, future_covariates):
         if h > self.horizon:
             raise ValueError(f"{self.name}: fitted for horizon {self.horizon}, asked for {h}")
@@ -729,10 +725,6 @@ class PeriodSumLightGBMForecaster(DirectLightGBMForecaster):
         covs = _with_future(self.covs_, future_covariates, self.ids_, future)
         days = period_days(future, self.freq)
         return self._block_predictions(self.Y_ / self.days_[None, :], covs), days
-
-    def _predict_mean(self, h: int, future_covariates: pd.DataFrame | None) -> np.ndarray:
-        (mean, _), days = self._future(h, future_covariates)
-        return np.repeat(mean, self.period, axis=1)[:, :h] * days[None, :h]
 
     def predict(self, h: int, future_covariates: pd.DataFrame | None = None) -> pd.DataFrame:
         if self.ids_ is None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from hydra.utils import get_class
 
 from src.features import columns as C
 from src.features.sets import demand_set
@@ -76,6 +77,12 @@ def forecast_task(
         data_fingerprint=fp,
         holiday_country=features["holiday_country"],
     )
+
+
+def forecasts_period_sums(models: Mapping[str, Mapping], name: str) -> bool:
+    """Whether the configured model ``name`` forecasts period sums spread over comonotone days
+    (its class's ``comonotone``): a policy must then join its days with ``rho = 1``."""
+    return bool(getattr(get_class(models[name]["_target_"]), "comonotone", False))
 
 
 # keys of composite models naming other configured models (they are built from those entries)

@@ -25,14 +25,13 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from hydra.utils import get_class
 
 from src.features import columns as C
 from src.features.csv_export import to_csv
 from src.features.sets import CatalogSet
 from src.features.store import FeatureStore, combine
 from src.features.tables import fingerprint, write_frames
-from src.forecast.pipeline import demand, model_factories
+from src.forecast.pipeline import demand, forecasts_period_sums, model_factories
 from src.inventory.keys import LEVELS
 from src.inventory.stock import read_inventory
 from src.inventory.supply import read_supply_terms
@@ -94,7 +93,7 @@ def plan_inventory(
         make = model_factories(fcfg, [name], "D", fcfg["quantiles"])[name]
         value = pd.Series(plan.unit_value, index=plan.keys[C.UNIQUE_ID].to_numpy())
         # the replay's own forecaster sets rho: a model of period sums joins its days with 1
-        sums = getattr(get_class(fcfg["models"][name]["_target_"]), "comonotone", False)
+        sums = forecasts_period_sums(fcfg["models"], name)
         spec = replace(plan.spec, rho=1.0 if sums else float(pcfg["rho"]))
         sim_table, sim, sim_dates = simulate_history(
             panel, static, make, plan.classes, value, pcfg, spec, gran["known_covariates"]
