@@ -29,6 +29,17 @@ from src.tracking.tuning import tune
 log = logging.getLogger(__name__)
 
 
+def study_settings(config: dict, task: str) -> dict:
+    """The tune settings, with a forecast study's data cut in its name: a study tuned on demand up
+    to ``granularity.until`` is a different study from one on all of it, so the two never resume
+    (and mix trials of) each other."""
+    settings = dict(config["tune"])
+    until = config["granularity"].get("until") if task == "forecast" else None
+    if until and f"until={until}" not in str(settings["study_name"]):
+        settings["study_name"] = f"{settings['study_name']}-until={until}"
+    return settings
+
+
 @with_backend
 def run(cfg: DictConfig):
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -56,7 +67,7 @@ def run(cfg: DictConfig):
 
     tracking = config["tracking"]
     configure(tracking["uri"], spec.experiment, tracking["artifact_root"])
-    study = tune(task, model, make_with, config["tune"])
+    study = tune(task, model, make_with, study_settings(config, spec.name))
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     print(f"\nstudy {study.study_name}: {len(study.trials)} trials ({len(done)} complete)")
     if done:

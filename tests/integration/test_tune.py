@@ -141,3 +141,15 @@ def test_until_keeps_tuning_on_history_only(tables, tmp_path):
         demand(store, cfg.features, {**gran, "until": "soon"})
     with pytest.raises(ValueError, match="no demand"):
         demand(store, cfg.features, {**gran, "until": "1990-01-01"})
+
+
+def test_a_study_on_history_is_named_for_its_cut(tables, tmp_path):
+    """The same command with and without granularity.until opens two studies, never one mixed."""
+    paths = own_store(tables, tmp_path)
+    small = ["granularity.horizon=7", "granularity.backtest_step=7", "granularity.top_n=10"]
+    base = ["task=forecast", "model=croston_sba", "tune.n_trials=1"]
+    whole = tune.run(compose("tune", [*paths, *small, *base]))
+    cut = tune.run(compose("tune", [*paths, *small, *base, "granularity.until=2023-04-01"]))
+    assert whole.study_name == "forecast-croston_sba-forecast_sku_D"
+    assert cut.study_name == "forecast-croston_sba-forecast_sku_D-until=2023-04-01"
+    assert len(whole.trials) == 1 and len(cut.trials) == 1
