@@ -19,7 +19,7 @@ def lightgbm(trial: optuna.Trial) -> dict:
         "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),
         "lambda_l2": trial.suggest_float("lambda_l2", 1e-3, 10.0, log=True),
         "num_boost_round": trial.suggest_int("num_boost_round", 100, 800, step=50),
-        "train_window": trial.suggest_categorical("train_window", [180, 365, 730]),
+        "train_window": trial.suggest_categorical("train_window", [90, 120, 180, 270, 365, 730]),
         "encodings": trial.suggest_categorical("encodings", [False, True]),
     }
 
