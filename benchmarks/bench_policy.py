@@ -75,13 +75,22 @@ PEERS = {
 log = logging.getLogger("bench_policy")
 
 
-def models_config() -> dict:
+def models_config(overrides: list[str] | None = None) -> dict:
+    """The forecasters as configured (``conf/forecast``, daily granularity), with dotted
+    ``overrides`` such as ``forecast.models.lightgbm_sum.num_leaves=31`` (e.g. a tuned trial)."""
     cfg = OmegaConf.create(
         {
             "granularity": OmegaConf.load(REPO / "conf" / "granularity" / "sku_daily.yaml"),
             "forecast": OmegaConf.load(REPO / "conf" / "forecast" / "default.yaml"),
         }
     )
+    for item in overrides or []:
+        key, sep, _ = item.partition("=")
+        if not sep or not key.startswith(("forecast.", "granularity.")):
+            raise ValueError(
+                f"--override {item!r}: expected forecast.<...>=VALUE or granularity.<...>=VALUE"
+            )
+    cfg.merge_with_dotlist(list(overrides or []))
     return OmegaConf.to_container(cfg, resolve=True)["forecast"]
 
 
@@ -124,6 +133,7 @@ def run(
     draws: int,
     choice_quantiles: tuple[float, ...] = CHOICE_QUANTILES,
     validation_only: bool = False,
+    overrides: list[str] | None = None,
 ) -> dict:
     t_all = time.perf_counter()
     data = online_retail()
@@ -131,7 +141,7 @@ def run(
     static, known = data["static"], data["known"]
     lines = online_retail_lines()
     value = lines.groupby("StockCode")["UnitPrice"].median()
-    forecast_cfg = models_config()
+    forecast_cfg = models_config(overrides)
 
     days = LEAD + REVIEW
     for spec in forecast_cfg["models"].values():  # sum models: one block, the protection period
@@ -241,6 +251,7 @@ def run(
     summary = {
         "chosen": best,
         "choice_quantiles": list(choice_quantiles),
+        "overrides": list(overrides or []),
         "validation": choices,
         "test_refit_seconds": round(refit_s, 1),
         "simulation_seconds": round(sim_s, 1),
@@ -390,6 +401,12 @@ def main() -> None:
         action="store_true",
         help="score the candidates on the validation window and stop (test untouched, no files)",
     )
+    p.add_argument(
+        "--override",
+        action="append",
+        default=[],
+        help="a forecaster setting, e.g. forecast.models.lightgbm_sum.num_leaves=31 (repeatable)",
+    )
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     grid = tuple(float(x) for x in a.choice_quantiles.split(","))
@@ -401,6 +418,7 @@ def main() -> None:
         a.draws,
         grid,
         a.validation_only,
+        a.override,
     )
 
 
