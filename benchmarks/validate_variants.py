@@ -70,7 +70,12 @@ def validate(
             run_ids[name] = run.info.run_id
         log.info("%s: mean validation wrmsse %.4f (%.0f s)", name, metrics["val/wrmsse"], seconds)
         rows.append(
-            {"variant": name, "overrides": "; ".join(overrides), **metrics, "run_id": run.info.run_id}
+            {
+                "variant": name,
+                "overrides": "; ".join(overrides),
+                **metrics,
+                "run_id": run.info.run_id,
+            }
         )
     table = pd.DataFrame(rows).sort_values("val/wrmsse").reset_index(drop=True)
     best = table.loc[0, "variant"]
