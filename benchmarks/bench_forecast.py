@@ -154,6 +154,15 @@ class PeakMemory:
         self.peak_gb = self.peak / 1024**3
 
 
+DAILY = {"online_retail": online_retail, "m5_subset": m5_subset}  # the daily-protocol data sets
+
+
+def validation_spec(data: dict, windows: int) -> BacktestSpec:
+    """The ``windows`` 28-day windows ending where ``data``'s test window starts: where
+    configuration choices (ensemble members, a study's trial) are made, never on the test."""
+    return BacktestSpec(horizon=H, windows=windows, step=H, known_covariates=data["known"])
+
+
 def timed(fn: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, float, float]:
     with PeakMemory() as mem:
         t = time.perf_counter()
@@ -269,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     warnings.filterwarnings("ignore")
     t_start = time.perf_counter()
-    data = online_retail() if args.dataset == "online_retail" else m5_subset()
+    data = DAILY[args.dataset]()
     train, test, static, known = data["train"], data["test"], data["static"], data["known"]
     log.info(
         "%s: %d series, train %s..%s, test %s..%s",

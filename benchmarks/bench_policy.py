@@ -84,13 +84,14 @@ def models_config(overrides: list[str] | None = None) -> dict:
             "forecast": OmegaConf.load(REPO / "conf" / "forecast" / "default.yaml"),
         }
     )
-    for item in overrides or []:
+    overrides = list(overrides or [])
+    for item in overrides:
         key, sep, _ = item.partition("=")
         if not sep or not key.startswith(("forecast.", "granularity.")):
             raise ValueError(
                 f"--override {item!r}: expected forecast.<...>=VALUE or granularity.<...>=VALUE"
             )
-    cfg.merge_with_dotlist(list(overrides or []))
+    cfg.merge_with_dotlist(overrides)
     return OmegaConf.to_container(cfg, resolve=True)["forecast"]
 
 

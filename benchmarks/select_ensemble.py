@@ -18,9 +18,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from benchmarks.bench_forecast import OUT, H, m5_subset, online_retail, our_models
+from benchmarks.bench_forecast import DAILY, OUT, our_models, validation_spec
 from src.features import columns as C
-from src.forecast.backtest import BacktestSpec, backtest
+from src.forecast.backtest import backtest
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
 
 log = logging.getLogger("select_ensemble")
@@ -28,20 +28,18 @@ log = logging.getLogger("select_ensemble")
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser()
-    parser.add_argument(
-        "--dataset", choices=["online_retail", "m5_subset"], default="online_retail"
-    )
+    parser.add_argument("--dataset", choices=list(DAILY), default="online_retail")
     parser.add_argument("--members", default="exp_smoothing,croston_sba,tsb,lightgbm,lstm,tft")
     parser.add_argument("--windows", type=int, default=3)
     parser.add_argument("--override", action="append", default=[])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     warnings.filterwarnings("ignore")
-    data = online_retail() if args.dataset == "online_retail" else m5_subset()
+    data = DAILY[args.dataset]()
     train, static = data["train"], data["static"]
     names = args.members.split(",")
     factories = our_models(names, args.override)
-    spec = BacktestSpec(horizon=H, windows=args.windows, step=H, known_covariates=data["known"])
+    spec = validation_spec(data, args.windows)
     cols = [Y_HAT] + [quantile_column(q) for q in M5_QUANTILES]
     forecasts = {}
     for name in names:

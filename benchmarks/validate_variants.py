@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 import mlflow
 import pandas as pd
 
-from benchmarks.bench_forecast import OUT, REPO, H, m5_subset, online_retail, our_models
+from benchmarks.bench_forecast import DAILY, OUT, REPO, our_models, validation_spec
 from src.forecast.backtest import BacktestSpec, backtest
 from src.tracking import configure
 from src.tracking.runs import git_commit
@@ -50,7 +50,7 @@ def validate(
 ) -> pd.DataFrame:
     """Backtest every variant on the validation windows, one MLflow run each (the active
     experiment); returns the table sorted by mean WRMSSE and tags the best run ``chosen``."""
-    rows, run_ids = [], {}
+    rows = []
     for name, overrides in variants.items():
         factory = factory_of(overrides)
         with mlflow.start_run(run_name=f"{tags['dataset']}-{tags['model']}-{name}") as run:
@@ -67,7 +67,6 @@ def validate(
             mlflow.log_params({"variant": name, "overrides": "; ".join(overrides) or "(none)"})
             mlflow.set_tags({**tags, "git_commit": git_commit()})
             mlflow.log_metrics(metrics)
-            run_ids[name] = run.info.run_id
         log.info("%s: mean validation wrmsse %.4f (%.0f s)", name, metrics["val/wrmsse"], seconds)
         rows.append(
             {
@@ -78,17 +77,15 @@ def validate(
             }
         )
     table = pd.DataFrame(rows).sort_values("val/wrmsse").reset_index(drop=True)
-    best = table.loc[0, "variant"]
-    for name, run_id in run_ids.items():
-        mlflow.MlflowClient().set_tag(run_id, "chosen", str(name == best).lower())
+    client = mlflow.MlflowClient()
+    for i, run_id in enumerate(table["run_id"]):  # sorted: the first row is the best
+        client.set_tag(run_id, "chosen", str(i == 0).lower())
     return table
 
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--dataset", choices=["online_retail", "m5_subset"], default="online_retail"
-    )
+    parser.add_argument("--dataset", choices=list(DAILY), default="online_retail")
     parser.add_argument("--model", default="lightgbm")
     parser.add_argument("--variant", action="append", default=[], help="NAME:OVERRIDE[;...]")
     parser.add_argument("--windows", type=int, default=3)
@@ -102,8 +99,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         if name in variants:
             parser.error(f"variant {name!r} given twice")
         variants[name] = overrides
-    data = online_retail() if args.dataset == "online_retail" else m5_subset()
-    spec = BacktestSpec(horizon=H, windows=args.windows, step=H, known_covariates=data["known"])
+    data = DAILY[args.dataset]()
+    spec = validation_spec(data, args.windows)
     configure(args.tracking_uri, EXPERIMENT, REPO / "mlruns" / "artifacts")
     table = validate(
         variants,
