@@ -14,7 +14,7 @@ export BENTOML_DO_NOT_TRACK ?= True
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help env run test test-all test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences campaigns bench-campaigns bench-routing route-orders
+.PHONY: help env run test test-all check-outputs test-gpu lint format ingest features train-forecast train-recsys promote tune plan build-services serve compare ui bench-data bench-forecast bench-recsys bench-policy bench-serving bench-review bench-scale bench-pools lock clean monitor console bench-monitor clv bench-clv audiences campaigns bench-campaigns bench-routing route-orders
 
 help: ## show this help
 	@echo "retail-brain — make targets:"
@@ -65,6 +65,9 @@ test-all: $(STAMP) $(CHROMIUM) ## every test but `gpu`: adds real servers, fuzzi
 
 test-gpu: $(STAMP) ## the `gpu` tests (skipped where no CUDA device is visible)
 	$(PY) -m pytest -m gpu -rs $(ARGS)
+
+check-outputs: $(STAMP) ## validate every stored stage output against its declared schema (src/outputs)
+	$(PY) -m src.outputs $(ARGS)
 
 lint: $(STAMP) ## ruff lint + format check + the import contract (layers in pyproject.toml)
 	$(PY) -m ruff check .
@@ -127,7 +130,7 @@ bench-data: $(STAMP) ## benchmark ingest + features on the full embedded data
 	$(PY) -m benchmarks.bench_data $(ARGS)
 
 bench-forecast: $(BENCH_STAMP) ## forecasting benchmark vs statsforecast/mlforecast (DATASET=online_retail|m5_subset|m5_monthly)
-	$(PY) -m benchmarks.bench_forecast --dataset $(DATASET) $(ARGS)
+	$(PY) -m benchmarks.$(if $(filter m5_monthly,$(DATASET)),bench_m5_monthly,bench_forecast --dataset $(DATASET)) $(ARGS)
 
 bench-recsys: $(STAMP) ## recommendation benchmark vs peers (DATASET=online_retail, or DATA=DIR CUTOFF=… END=…)
 	$(PY) -m benchmarks.bench_recsys $(if $(DATA),--data $(DATA) --cutoff $(CUTOFF) --end $(END),--dataset $(DATASET)) $(ARGS)

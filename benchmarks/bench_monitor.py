@@ -34,10 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 TABLES = REPO / "data" / "processed"
 W = 28
 KPI_SERIES = ["net_sales", "orders", "units", "active_customers"]
@@ -67,13 +65,14 @@ def compose(name: str) -> dict:
 # --- 1. KPIs --------------------------------------------------------------------------------------
 def kpi_child() -> None:
     """Run in a child: the KPI computation of `make monitor` alone; prints seconds and peak RSS."""
+    from src import outputs
     from src.monitor import kpis as K
-    from src.monitor.pipeline import data_kpis, write_kpis
+    from src.monitor.pipeline import data_kpis
 
     config = compose("monitor")
     t = time.perf_counter()
     kpis = K.concat(data_kpis(config)[3])
-    write_kpis(kpis, OUT / "monitor_kpis")
+    outputs.write({"monitor": str(OUT / "monitor_kpis")}, "kpis", kpis)
     seconds = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(json.dumps({"seconds": seconds, "peak_gb": rss, "rows": len(kpis)}))

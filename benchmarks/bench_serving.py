@@ -30,11 +30,10 @@ import aiohttp
 import numpy as np
 import pandas as pd
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
+from src import outputs
 from src.serve.process import start, stop, wait_ready
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 LEVELS = (1, 8, 32)
 TARGET_P99_MS, TARGET_RATIO = 25.0, 0.8
 
@@ -90,8 +89,8 @@ async def load(
     }
 
 
-def payloads(processed: Path) -> dict[str, list[dict]]:
-    recs = pd.read_parquet(processed / "recommendations" / "recommendations.parquet")
+def payloads(paths: dict) -> dict[str, list[dict]]:
+    recs = outputs.read(paths, "recommendations")
     customers = recs["customer_id"].astype(str).unique().tolist()
     rng = random.Random(0)
     known = rng.sample(customers, min(500, len(customers)))
@@ -99,7 +98,7 @@ def payloads(processed: Path) -> dict[str, list[dict]]:
         {"customer_id": f"new-{i}", "k": 10}
         for i in range(50)  # ~10 % cold start
     ]
-    plan = pd.read_parquet(processed / "plans" / "suggestions.parquet")
+    plan = outputs.read(paths, "suggestions")
     skus = plan["sku"].astype(str).tolist()
     sugg = [
         {"limit": 20},
@@ -108,7 +107,7 @@ def payloads(processed: Path) -> dict[str, list[dict]]:
     ] + [{"skus": rng.sample(skus, min(5, len(skus)))} for _ in range(50)]
     echo = [{"customer_id": c, "k": 10} for c in known]
     out = {"echo": echo, "recommend": rec, "reorder_suggestions": sugg}
-    snap = processed / "routing" / "service"
+    snap = outputs.path(paths, "routing_snapshot")
     if (snap / "routing.json").exists():  # POST /route: orders of 1-3 lines to random zones
         route_skus = json.loads((snap / "routing.json").read_text())["skus"]
         zones = pd.read_parquet(snap / "zones.parquet")["zone"].astype(str).tolist()
@@ -127,7 +126,7 @@ def run(n: int, warmup: int, processed: Path, home: Path) -> dict:
         "OPENBLAS_NUM_THREADS": "1",
     }
     OUT.mkdir(parents=True, exist_ok=True)
-    bodies = payloads(processed)
+    bodies = payloads(outputs.standard_paths(processed))
     env["RETAIL_BRAIN_RESERVATIONS"] = str(OUT / "serving_reservations.db")
     for suffix in ("", "-wal", "-shm"):  # a fresh reservation book per run
         Path(env["RETAIL_BRAIN_RESERVATIONS"] + suffix).unlink(missing_ok=True)
@@ -173,7 +172,8 @@ def run(n: int, warmup: int, processed: Path, home: Path) -> dict:
     if "route" in results:  # issue 16: p99 <= 20 ms at concurrency 8, no unit promised twice
         summary["route_p99_ms_c8"] = results["route"]["8"]["p99_ms"]
         summary["route_double_allocations"] = double_allocations(
-            processed / "routing" / "service", Path(env["RETAIL_BRAIN_RESERVATIONS"]))  # fmt: skip
+            outputs.path(outputs.standard_paths(processed), "routing_snapshot"),
+            Path(env["RETAIL_BRAIN_RESERVATIONS"]))  # fmt: skip
     summary["targets_met"] = {
         "p99_le_25ms": summary["recommend_p99_ms_c8"] <= TARGET_P99_MS,
         "throughput_ge_80pct_echo": summary["recommend_throughput_ratio_to_echo_c8"]

@@ -7,13 +7,10 @@ python -m pipelines.audiences audiences.opt_out_file=optouts.csv audiences.holdo
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.features.store import FeatureSetMissing
-from src.features.validation import DataValidationError
+from pipelines.entry import entry_point
 from src.marketing.pipeline import run_audiences
 
 log = logging.getLogger(__name__)
@@ -23,13 +20,7 @@ def run(cfg: DictConfig) -> dict:
     return run_audiences(OmegaConf.to_container(cfg, resolve=True))
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="audiences")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (DataValidationError, FeatureSetMissing, FileNotFoundError, ValueError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("audiences", run)
 
 
 if __name__ == "__main__":

@@ -7,16 +7,15 @@ python -m pipelines.build_features paths.tables=DIR 'features.panels=[{level: sk
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.compute import with_backend
 from src.features.build import build_features
 from src.features.report import format_features_summary
 from src.features.sets import from_config, open_store
-from src.features.store import FeatureSet, FeatureSetMissing
+from src.features.store import FeatureSet
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +29,7 @@ def run(cfg: DictConfig) -> list[FeatureSet]:
     return built
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="build_features")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except FeatureSetMissing as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("build_features", run)
 
 
 if __name__ == "__main__":

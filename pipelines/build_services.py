@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.features.sets import open_store
 
 log = logging.getLogger(__name__)
@@ -37,28 +36,19 @@ def run(cfg: DictConfig) -> dict:
     result = build_services(
         tracking_uri=cfg.tracking.uri,
         recsys=recsys_sources(cfg),
-        plans_dir=cfg.policy.output,
+        paths=OmegaConf.to_container(cfg.paths, resolve=True),
         recsys_name=cfg.tasks.recsys.registered_model,
         forecast_name=cfg.tasks.forecast.registered_model,
         level=cfg.granularity.level,
         network_location=cfg.policy.network_location,
         channel_days=int(cfg.serving.channel_days),
         precompute_k=int(cfg.serving.precompute_k),
-        routing_dir=cfg.paths.routing,
     )
     print(summary(result), flush=True)
     return result
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="build_services")
-def main(cfg: DictConfig) -> None:
-    from src.serve.package import ChampionMissing
-
-    try:
-        run(cfg)
-    except (ChampionMissing, FileNotFoundError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("build_services", run)
 
 
 if __name__ == "__main__":

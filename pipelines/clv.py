@@ -7,12 +7,10 @@ python -m pipelines.clv clv.calibration_end=2011-06-01 clv.model=pareto_nbd
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.features.validation import DataValidationError
+from pipelines.entry import entry_point
 from src.marketing.pipeline import run_clv
 
 log = logging.getLogger(__name__)
@@ -22,13 +20,7 @@ def run(cfg: DictConfig) -> dict:
     return run_clv(OmegaConf.to_container(cfg, resolve=True))
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="clv")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (DataValidationError, FileNotFoundError, ValueError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("clv", run)
 
 
 if __name__ == "__main__":

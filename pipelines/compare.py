@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 
-import hydra
 import mlflow
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.review.compare import compare_runs
 from src.tracking.tasks import select
 
@@ -31,13 +30,7 @@ def run(cfg: DictConfig) -> dict:
     return compare_runs(mlflow.MlflowClient(), spec, config["compare"])
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="compare")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (LookupError, ValueError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("compare", run)
 
 
 if __name__ == "__main__":

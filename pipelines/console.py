@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.console.auth import ENV_USERS, ENV_USERS_FILE, NoUsers, entry
+from pipelines.entry import entry_point
+from src.console.auth import ENV_USERS, ENV_USERS_FILE, entry
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +68,13 @@ def serve(config: dict) -> None:
     Console().run()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="console")
-def main(cfg: DictConfig) -> None:
-    try:
-        config = OmegaConf.to_container(cfg, resolve=True)
-        bootstrap_users(Path(config["console"]["bootstrap_dir"]))
-        serve(config)
-    except NoUsers as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+def run(cfg: DictConfig) -> None:
+    config = OmegaConf.to_container(cfg, resolve=True)
+    bootstrap_users(Path(config["console"]["bootstrap_dir"]))
+    serve(config)
 
+
+main = entry_point("console", run)
 
 if __name__ == "__main__":
     main()

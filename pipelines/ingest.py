@@ -7,16 +7,14 @@ python -m pipelines.ingest data=generic data.path=FILE data.columns.order_id=COL
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from src.features.identity import SaltError, identity_salt
+from pipelines.entry import entry_point
+from src.features.identity import identity_salt
 from src.features.ingest import IngestOptions, write_ingest
 from src.features.report import format_ingest_summary
-from src.features.validation import DataValidationError
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +29,7 @@ def run(cfg: DictConfig) -> dict:
     return result.report
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="ingest")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except DataValidationError as err:
-        log.error("ingest stopped, nothing was written:\n%s", err)
-        sys.exit(2)
-    except SaltError as err:
-        log.error("ingest stopped: %s", err)
-        sys.exit(2)
+main = entry_point("ingest", run)
 
 
 if __name__ == "__main__":

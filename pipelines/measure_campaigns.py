@@ -8,12 +8,10 @@ python -m pipelines.measure_campaigns paths.output=data/processed/synthetic   # 
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.features.validation import DataValidationError
+from pipelines.entry import entry_point
 from src.marketing.pipeline import run_measure
 
 log = logging.getLogger(__name__)
@@ -23,13 +21,7 @@ def run(cfg: DictConfig) -> dict:
     return run_measure(OmegaConf.to_container(cfg, resolve=True))
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="measure_campaigns")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (DataValidationError, FileNotFoundError, ValueError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("measure_campaigns", run)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,10 @@ python -m pipelines.monitor monitor.cooldown_hours=0 'monitor.rules=[]'
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from src.features.validation import DataValidationError
+from pipelines.entry import entry_point
 from src.monitor.pipeline import run_monitor
 
 log = logging.getLogger(__name__)
@@ -23,13 +21,7 @@ def run(cfg: DictConfig) -> dict:
     return run_monitor(OmegaConf.to_container(cfg, resolve=True))
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="monitor")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (DataValidationError, FileNotFoundError, ValueError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("monitor", run)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,12 @@ python -m pipelines.plan_inventory granularity=sku_location_daily policy.supply_
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.compute import with_backend
 from src.features.sets import open_store
-from src.features.validation import DataValidationError
 from src.policy.pipeline import plan_inventory
 
 log = logging.getLogger(__name__)
@@ -25,17 +23,10 @@ log = logging.getLogger(__name__)
 def run(cfg: DictConfig) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     store = open_store(config["features"], cfg.paths.features, cfg.paths.tables)
-    return plan_inventory(config, store, cfg.paths.tables, cfg.paths.forecasts, cfg.policy.output)
+    return plan_inventory(config, store)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="plan_inventory")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (DataValidationError, FileNotFoundError, ValueError) as err:
-        log.error("stopped, nothing was written: %s", err)
-        log.debug("details", exc_info=True)  # the traceback goes to the run's log file
-        sys.exit(2)
+main = entry_point("plan_inventory", run)
 
 
 if __name__ == "__main__":

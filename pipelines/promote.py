@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.tracking import PromotionRule, configure, promote
 from src.tracking.tasks import select
 
@@ -29,13 +28,7 @@ def run(cfg: DictConfig) -> dict:
     return decision
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="promote")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except ValueError as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("promote", run)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,8 @@ order (the data benchmark times exactly that).
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
-import hydra
 from omegaconf import DictConfig
 
 from pipelines import (
@@ -25,9 +23,8 @@ from pipelines import (
     train_forecast,
     train_recsys,
 )
+from pipelines.entry import entry_point
 from src.compute import with_backend
-from src.features.store import FeatureSetMissing
-from src.features.validation import DataValidationError
 
 log = logging.getLogger(__name__)
 STEPS = [
@@ -61,13 +58,7 @@ def run(cfg: DictConfig) -> dict:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="run")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (DataValidationError, FeatureSetMissing, ValueError) as err:
-        log.error("stopped:\n%s", err)
-        sys.exit(2)
+main = entry_point("run", run)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.serve.process import start, stop, wait_ready
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,9 @@ def outdated(cfg: DictConfig, env: dict) -> list[str]:
     now = sources(
         cfg.tracking.uri,
         recsys_sources(cfg),
-        cfg.policy.output,
+        OmegaConf.to_container(cfg.paths, resolve=True),
         cfg.tasks.recsys.registered_model,
         cfg.tasks.forecast.registered_model,
-        cfg.paths.routing,
     )
     reasons = []
     for service, bento in SERVICES.items():
@@ -89,9 +88,7 @@ def run(cfg: DictConfig) -> None:
     s = cfg.serving
     home = Path(s.bentoml_home).resolve()
     env = key_env(home)
-    env.setdefault(
-        "RETAIL_BRAIN_AUDIENCES_DIR", str(Path(cfg.paths.marketing).resolve() / "audiences")
-    )
+    env.setdefault("RETAIL_BRAIN_MARKETING_DIR", str(Path(cfg.paths.marketing).resolve()))
     env.setdefault(  # POST /route's reservations, shared by every planner worker
         "RETAIL_BRAIN_RESERVATIONS", str(Path(cfg.paths.routing).resolve() / "reservations.db")
     )
@@ -130,17 +127,7 @@ def run(cfg: DictConfig) -> None:
         stop([p for p, _ in procs.values()], signal.SIGINT)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="build_services")
-def main(cfg: DictConfig) -> None:
-    from src.features.store import FeatureSetMissing
-    from src.serve.package import ChampionMissing
-
-    try:
-        run(cfg)
-    except (ChampionMissing, FeatureSetMissing, FileNotFoundError) as err:
-        log.error("stopped: %s", err)  # what is missing and what to run — no traceback
-        sys.exit(2)
-
+main = entry_point("build_services", run)
 
 if __name__ == "__main__":
     main()

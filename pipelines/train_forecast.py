@@ -8,14 +8,12 @@ python -m pipelines.train_forecast 'forecast.train=[lightgbm,tft]' forecast.acce
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.compute import with_backend
 from src.features.sets import open_store
-from src.features.store import FeatureSetMissing
 from src.forecast.pipeline import forecast_task, train_forecasts
 from src.tracking import TaskSpec
 
@@ -33,18 +31,10 @@ def run(cfg: DictConfig) -> dict:
         TaskSpec.from_config(config["tasks"]["forecast"]),
         config["forecast"]["quantiles"],
     )
-    return train_forecasts(
-        task, config["forecast"], config["tracking"], config, cfg.paths.forecasts
-    )
+    return train_forecasts(task, config["forecast"], config["tracking"], config)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train_forecast")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except FeatureSetMissing as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("train_forecast", run)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,12 @@ python -m pipelines.train_recsys paths.tables=out/brand      # any ingested data
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.compute import with_backend
 from src.features.sets import open_store
-from src.features.store import FeatureSetMissing
 from src.recsys.pipeline import recsys_task, train_recommenders
 from src.tracking import TaskSpec
 
@@ -29,18 +27,10 @@ def run(cfg: DictConfig) -> dict:
     task = recsys_task(
         store, config["features"], config["recsys"], TaskSpec.from_config(config["tasks"]["recsys"])
     )
-    return train_recommenders(
-        task, config["recsys"], config["tracking"], config, cfg.paths.recommendations
-    )
+    return train_recommenders(task, config["recsys"], config["tracking"], config)
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="train_recsys")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except FeatureSetMissing as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("train_recsys", run)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,12 @@ The objective, its direction, the pruner and the search spaces come from the tas
 from __future__ import annotations
 
 import logging
-import sys
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from pipelines.entry import entry_point
 from src.compute import with_backend
 from src.features.sets import open_store
-from src.features.store import FeatureSetMissing
 from src.forecast.pipeline import forecast_task
 from src.forecast.pipeline import model_factories as forecasters
 from src.recsys.pipeline import model_factories as recommenders
@@ -75,13 +73,7 @@ def run(cfg: DictConfig):
     return study
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="tune")
-def main(cfg: DictConfig) -> None:
-    try:
-        run(cfg)
-    except (FeatureSetMissing, KeyError, ValueError) as err:
-        log.error("stopped: %s", err)
-        sys.exit(2)
+main = entry_point("tune", run)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,15 @@ Serves the recommender bundle packaged by ``pipelines.build_services`` (the regi
 ``recsys@champion``, version pinned at build time). The bundle loads once at start-up.
 Every business endpoint needs ``Authorization: Bearer <key>`` (``RETAIL_BRAIN_API_KEYS``).
 
-``GET /audiences/{name}`` serves the day's trigger audiences (``make audiences``) from
-``RETAIL_BRAIN_AUDIENCES_DIR`` — read when the file changes, not packaged: audiences are redrawn
-every day, the models are not.
+``GET /audiences/{name}`` serves the day's trigger audiences (the ``audiences`` output of
+``make audiences``) from the marketing outputs folder ``RETAIL_BRAIN_MARKETING_DIR`` — read when
+the file changes, not packaged: audiences are redrawn every day, the models are not.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 from typing import Annotated
 
 import bentoml
@@ -21,6 +20,7 @@ import pandas as pd
 from fastapi import FastAPI, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from src import outputs
 from src.serve import WORKERS
 from src.serve.auth import BearerAuth, JsonBodies
 from src.serve.hardening import harden
@@ -62,16 +62,16 @@ class Similar(BaseModel):
     model: ModelInfo
 
 
-AUDIENCES_DIR = os.environ.get("RETAIL_BRAIN_AUDIENCES_DIR")
+MARKETING_DIR = os.environ.get("RETAIL_BRAIN_MARKETING_DIR")
 AUDIENCE_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
 audiences_app = FastAPI(title="audiences", openapi_url=None, docs_url=None, redoc_url=None)
 _audiences: dict = {"stamp": None, "frame": None}
 
 
 def _audience_frame() -> pd.DataFrame | None:
-    if not AUDIENCES_DIR:
+    if not MARKETING_DIR:
         return None
-    path = Path(AUDIENCES_DIR) / "audiences.parquet"
+    path = outputs.path({"marketing": MARKETING_DIR}, "audiences")
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:

@@ -33,7 +33,7 @@ PERMISSIONS = {
 _DUMMY = generate_password_hash("not-a-user-password")
 
 
-class NoUsers(RuntimeError):
+class NoUsers(ValueError):
     pass
 
 

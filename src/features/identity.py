@@ -35,7 +35,7 @@ SALT_FILE_ENV = "RETAIL_BRAIN_ID_SALT_FILE"
 DEFAULT_SALT_FILE = Path.home() / ".config" / "retail-brain" / "identity_salt"
 
 
-class SaltError(RuntimeError):
+class SaltError(ValueError):
     """The identity salt is unusable (a salt file that cannot be read or written)."""
 
 

@@ -18,7 +18,6 @@ import pandas as pd
 
 from src.features import columns as C
 from src.features.campaigns import CampaignSpec, canonical_campaigns, canonical_members
-from src.features.csv_export import to_csv
 from src.features.events import EventSpec, canonical_events
 from src.features.locations import LocationSpec, canonical_locations, merge_locations
 from src.features.tables import (
@@ -42,6 +41,7 @@ from src.features.validation import (
     require_columns,
     schema_failures,
 )
+from src.outputs.csv import to_csv
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.outputs.ids import series_id
 
 LEVELS = {
     "sku": [C.SKU],
@@ -28,7 +29,6 @@ LEVELS = {
     "category_location": [C.CATEGORY, C.LOCATION_ID],
 }
 FREQS = {"D": "D", "W": "W-SUN", "MS": "M"}  # panel freq -> pandas Period freq
-ID_SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,7 @@ def demand_panel(
     if C.CATEGORY in keys:
         frame[C.CATEGORY] = frame[C.SKU].map(products.set_index(C.SKU)[C.CATEGORY]).fillna("OTHER")
     frame[C.DS] = period_start(frame[C.TS], spec.freq)
-    uid = frame[keys[0]].astype(str)
-    for key in keys[1:]:
-        uid = uid + ID_SEPARATOR + frame[key].astype(str)
-    frame[C.UNIQUE_ID] = uid
+    frame[C.UNIQUE_ID] = series_id(frame, keys)
     frame["revenue"] = frame[C.QTY] * frame[C.UNIT_PRICE]
     frame["promo_qty"] = frame[C.QTY].where(frame[C.PROMO], 0.0)
     agg = frame.groupby([C.UNIQUE_ID, C.DS], observed=True, sort=False)[

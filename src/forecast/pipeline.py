@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 
 import mlflow
 import pandas as pd
 from hydra.utils import get_class
 
+from src import outputs
 from src.features import columns as C
 from src.features.sets import demand_set
 from src.features.store import FeatureStore
@@ -123,7 +123,6 @@ def train_forecasts(
     forecast_cfg: Mapping,
     tracking_cfg: Mapping,
     config: Mapping,
-    output: str | Path,
 ) -> dict:
     spec = task.spec
     configure(tracking_cfg["uri"], spec.experiment, tracking_cfg["artifact_root"])
@@ -137,16 +136,16 @@ def train_forecasts(
     board, decision = train_register_promote(task, models, config)
     champion = mlflow.pyfunc.load_model(f"models:/{spec.registered_model}@{CHAMPION}")
     forecast = champion.predict(pd.DataFrame({"h": [task.backtest.horizon]}))
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / f"{spec.registered_model}.parquet"
-    forecast.to_parquet(path, index=False)
+    paths, registered = config["paths"], spec.registered_model
+    lineage = {"run_id": champion.metadata.run_id, "features": task.data_fingerprint,
+               "model_version": decision["champion_version"]}  # fmt: skip
+    path = outputs.write(paths, "forecast", forecast, lineage, registered=registered)
     levels = champion.unwrap_python_model().levels
-    levels_path = output / f"{spec.registered_model}_levels.parquet"
+    levels_path = outputs.path(paths, "forecast_levels", registered=registered)
     if levels is not None:  # reconciled champion: every level, adding up to the SKUs
-        levels.to_parquet(levels_path, index=False)
-    elif levels_path.exists():  # a stale file of an earlier reconciled champion would mislead
-        levels_path.unlink()
+        outputs.write(paths, "forecast_levels", levels, lineage, registered=registered)
+    else:  # a stale file of an earlier reconciled champion would mislead
+        outputs.remove(paths, "forecast_levels", registered=registered)
     print(
         format_leaderboard(
             board, f"forecast leaderboard ({spec.registered_model}, by {spec.metric})"

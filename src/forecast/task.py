@@ -24,6 +24,7 @@ import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
+from src import outputs
 from src.features import columns as C
 from src.features.classes import series_revenue
 from src.features.panel import future_calendar
@@ -216,4 +217,5 @@ def last_window(
     start = cutoff - pd.Timedelta(days=lookback)
     hist = panel.loc[panel[C.DS] > start, [C.UNIQUE_ID, C.DS, C.Y]]
     window = forecasts[keep].merge(hist, on=[C.UNIQUE_ID, C.DS], how="left")
-    return {"backtest/last_window.parquet": window, "backtest/actuals.parquet": hist}
+    return {outputs.artifact_path("backtest_window"): window,
+            outputs.artifact_path("backtest_actuals"): hist}  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
-from src.features.panel import ID_SEPARATOR
+from src.outputs.ids import split_series_id
 
 LEVELS = ("sku", "sku_location")
 
@@ -21,8 +21,7 @@ def split_ids(ids: np.ndarray, level: str, network_location: str) -> pd.DataFram
         raise ValueError(f"stock keys exist for levels {LEVELS}, not {level!r}")
     ids = pd.Series(ids, dtype="string")
     if level == "sku_location":
-        parts = ids.str.rsplit(ID_SEPARATOR, n=1, expand=True)
-        sku, loc = parts[0], parts[1]
+        sku, loc = split_series_id(ids, 2)
     else:
         sku, loc = ids, pd.Series(network_location, index=ids.index, dtype="string")
     return pd.DataFrame({C.UNIQUE_ID: ids, C.LOCATION_ID: loc, C.SKU: sku})

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from src.features import columns as C
-from src.features.tables import conform
+from src.features.tables import conform, table_files
 
 log = logging.getLogger(__name__)
 BACKORDERS = "backorders"
@@ -16,13 +16,13 @@ BACKORDERS = "backorders"
 
 def read_inventory(tables_dir: str | Path) -> pd.DataFrame:
     """The canonical inventory table (stock is read fresh, never from features)."""
-    path = Path(tables_dir) / "inventory.parquet"
-    if not path.exists():
+    files = table_files(tables_dir, "inventory")
+    if files is None:
         raise FileNotFoundError(
-            f"{path}: no inventory table; run `python -m pipelines.ingest` (an empty table is "
-            "written when the data has no stock)"
+            f"{tables_dir}: no inventory table; run `python -m pipelines.ingest` (an empty table "
+            "is written when the data has no stock)"
         )
-    raw = pd.read_parquet(path)
+    raw = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     out = conform("inventory", raw)
     if BACKORDERS in raw:  # optional column of a brand's snapshot
         out[BACKORDERS] = pd.to_numeric(raw[BACKORDERS], errors="coerce")

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from src.features import columns as C
+from src.outputs.ids import first_key
 
 KPI_COL, GRAIN, DIMENSION, MEMBER, PERIOD, VALUE = (
     "kpi",
@@ -302,7 +303,7 @@ def forecast_kpis(scored: pd.DataFrame, products: pd.DataFrame | None = None) ->
     parts = []
     dims = {"total": None}
     if products is not None:
-        sku = f[C.UNIQUE_ID].astype("string").str.split("|").str[0]
+        sku = first_key(f[C.UNIQUE_ID])  # the SKU of a sku or sku_location series
         f[C.CATEGORY] = sku.map(products.set_index(C.SKU)[C.CATEGORY].astype("string")).fillna(
             "unknown"
         )

@@ -1,32 +1,29 @@
 """`python -m pipelines.monitor`: KPIs -> alerts -> history -> delivery.
 
-Reads the canonical tables, the feature store's customer segments, the latest plan
-(``plans/suggestions.parquet``), forecasts and recommendations; writes the KPI table to
-``<monitor>/kpis/grain=<grain>/`` (Parquet, one partition per grain), raises the alerts of
+Reads the canonical tables, the feature store's customer segments, and the outputs
+``suggestions``, ``forecast`` and ``recommendations`` (src/outputs); writes the output ``kpis``
+(Parquet, one partition per grain) and ``kpi_bands``, raises the alerts of
 ``monitor.rules`` into the alert store (deduplicated by slice within ``cooldown_hours``) and sends
 the new ones to the configured channels, retrying earlier dead letters first.
 
 Model health needs forecasts of days that have since been realised: each run archives the
-champion's forecast (``<monitor>/archive/forecasts/<first day>.parquet``) and the
-recommendations (``archive/recommendations/<as-of>.parquet``); later runs score them against
+champion's forecast (output ``forecast_archive``, one per first day) and the recommendations
+(``recommendation_archive``, one per as-of day); later runs score them against
 what happened. Until an archived forecast has realised days, the champion's last backtest window
 (the latest realised days it was scored on, from MLflow) stands in, labelled in the log.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from hydra.utils import instantiate
 
+from src import outputs
 from src.features import columns as C
 from src.features.sets import customer_set, open_store
 from src.features.store import FeatureSetMissing
@@ -35,34 +32,16 @@ from src.monitor import alerts as AL
 from src.monitor import deliver as D
 from src.monitor import kpis as K
 from src.monitor.store import AlertStore
+from src.outputs.ids import series_id
+from src.tracking import CHAMPION
 
 log = logging.getLogger(__name__)
 
 
-def read_kpis(monitor_dir: str | Path) -> pd.DataFrame:
-    path = Path(monitor_dir) / "kpis"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no KPI table; run `make monitor` first")
-    frame = pd.read_parquet(path)
+def read_kpis(paths: Mapping) -> pd.DataFrame:
+    frame = outputs.read(paths, "kpis")
     frame[K.GRAIN] = frame[K.GRAIN].astype("string")
     return frame[K.KPI_COLUMNS]
-
-
-def write_kpis(kpis: pd.DataFrame, monitor_dir: str | Path) -> Path:
-    """Atomic replace of ``<monitor>/kpis`` (written beside it, then renamed)."""
-    target = Path(monitor_dir) / "kpis"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".kpis-", dir=target.parent))
-    kpis.to_parquet(staging / "data", partition_cols=[K.GRAIN], index=False)
-    old = target.with_name(".kpis-old")
-    if old.exists():
-        shutil.rmtree(old)
-    if target.exists():
-        target.rename(old)
-    (staging / "data").rename(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    return target
 
 
 def _segments(config: Mapping, paths: Mapping) -> pd.DataFrame | None:
@@ -81,43 +60,44 @@ def _champion_run(config: Mapping, registered: str):
     mlflow.set_tracking_uri(tracking["uri"])
     client = mlflow.MlflowClient()
     try:
-        version = client.get_model_version_by_alias(registered, "champion")
+        version = client.get_model_version_by_alias(registered, CHAMPION)
     except mlflow.exceptions.MlflowException:
         return client, None
     return client, client.get_run(version.run_id)
 
 
-def _archive(src: Path, folder: Path, name: str) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / f"{name}.parquet"
-    if src.exists() and not dest.exists():
-        shutil.copy2(src, dest)
+def _archive(paths: Mapping, archive: str, frame: pd.DataFrame, lineage: dict, **params) -> None:
+    """Keep ``frame`` (a current output) as an instance of the ``archive`` output, once."""
+    if not outputs.exists(paths, archive, **params):
+        outputs.write(paths, archive, frame, lineage, **params)
 
 
 def forecast_scores(
-    config: Mapping, paths: Mapping, monitor_dir: Path, actual: pd.DataFrame
+    config: Mapping, paths: Mapping, actual: pd.DataFrame
 ) -> tuple[pd.DataFrame, dict]:
     """Scored rows (unique_id, ds, y, y_hat, q0.025, q0.975) of the champion on realised days,
     and the backtest band of its daily WAPE."""
     registered = config["granularity"]["registered_model"]
-    current = Path(paths["forecasts"]) / f"{registered}.parquet"
-    archive = monitor_dir / "archive" / "forecasts"
-    if current.exists():
-        first = pd.read_parquet(current, columns=[C.DS])[C.DS].min()
-        _archive(current, archive, f"{registered}_{first:%Y%m%d}")
+    current = outputs.read_if_exists(paths, "forecast", registered=registered)
+    if current is not None:
+        origin = f"{current[C.DS].min():%Y%m%d}"
+        made = outputs.lineage(paths, "forecast", registered=registered)
+        _archive(paths, "forecast_archive", current, made, registered=registered, origin=origin)
     scored = []
-    for f in sorted(archive.glob(f"{registered}_*.parquet")):
+    for params, f in outputs.instances(paths, "forecast_archive", registered=registered):
         fc = pd.read_parquet(f)
         cols = [c for c in (C.UNIQUE_ID, C.DS, "y_hat", "q0.025", "q0.975") if c in fc]
         m = fc[cols].merge(actual, on=[C.UNIQUE_ID, C.DS], how="inner")
         if len(m):
-            scored.append(m.assign(origin=f.stem))
+            scored.append(m.assign(origin=params["origin"]))
     client, run = _champion_run(config, registered)
     band = {}
     backtest = None
     if run is not None:
         try:
-            local = client.download_artifacts(run.info.run_id, "backtest/last_window.parquet")
+            local = client.download_artifacts(
+                run.info.run_id, outputs.artifact_path("backtest_window")
+            )
             backtest = pd.read_parquet(local)
         except Exception as err:  # an older champion without the artifact
             log.warning("champion %s has no backtest window (%s)", registered, err)
@@ -144,17 +124,17 @@ def forecast_scores(
     return pd.DataFrame(), band
 
 
-def hit_rate(paths, monitor_dir: Path, lines: pd.DataFrame, k: int) -> pd.DataFrame:
+def hit_rate(paths: Mapping, lines: pd.DataFrame, k: int) -> pd.DataFrame:
     """Daily hit rate of each archived recommendation set on the purchases after it was made
     (the newest set scores a day several could)."""
-    current = Path(paths["recommendations"]) / "recommendations.parquet"
-    archive = monitor_dir / "archive" / "recommendations"
+    current = outputs.read_if_exists(paths, "recommendations")
     as_of = lines["day"].max()
-    if current.exists():
-        _archive(current, archive, f"{as_of:%Y%m%d}")
+    if current is not None:
+        made = outputs.lineage(paths, "recommendations")
+        _archive(paths, "recommendation_archive", current, made, as_of=f"{as_of:%Y%m%d}")
     parts = []
-    for f in sorted(archive.glob("*.parquet")):
-        made = pd.Timestamp(f.stem)
+    for params, f in outputs.instances(paths, "recommendation_archive"):
+        made = pd.Timestamp(params["as_of"])
         later = lines[lines["is_sale"] & (lines["day"] > made)]
         if later.empty:
             continue
@@ -184,39 +164,39 @@ def data_kpis(config: Mapping):
     lines = K.sales_lines(tx, products, _segments(config, paths))
     del tx
     parts = [K.sales_kpis(lines, cfg["grains"], cfg["dimensions"])]
-    plans = Path(paths["plans"]) / "suggestions.parquet"
-    suggestions = pd.read_parquet(plans) if plans.exists() else None
+    suggestions = outputs.read_if_exists(paths, "suggestions")
     if suggestions is not None:
         stock = K.stock_kpis(suggestions, products, cfg["stock_dimensions"])
         if stock.empty:
             log.info("no stock records in the plan: inventory KPIs skipped")
         parts.append(stock)
     else:
-        log.info("no reorder plan (%s): inventory KPIs skipped", plans)
+        log.info("no reorder plan (%s): inventory KPIs skipped", outputs.path(paths, "suggestions"))
     return lines, products, suggestions, parts
+
+
+def realised_demand(lines: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Realised demand per series and day (``unique_id, ds, y``), the series named as the demand
+    panels name them (src/outputs/ids.py) so archived forecasts meet their actuals."""
+    sale = lines[lines[C.QTY] != 0]
+    keys = [C.SKU] if level == "sku" else [C.SKU, C.LOCATION_ID]
+    actual = sale.groupby([*keys, "day"], observed=True)[C.QTY].sum().reset_index()
+    actual[C.UNIQUE_ID] = series_id(actual, keys).astype("string")
+    return actual.rename(columns={"day": C.DS, C.QTY: C.Y})[[C.UNIQUE_ID, C.DS, C.Y]]
 
 
 def run_monitor(config: Mapping) -> dict:
     cfg = config["monitor"]
     paths = config["paths"]
-    monitor_dir = Path(paths["monitor"])
     lines, products, suggestions, parts = data_kpis(config)
-    # realised demand per series and day, the way the forecasts name series
-    level = config["granularity"]["level"]
-    sale = lines[lines[C.QTY] != 0]
-    keys = [C.SKU] if level == "sku" else [C.SKU, C.LOCATION_ID]
-    actual = sale.groupby([*keys, "day"], observed=True)[C.QTY].sum().reset_index()
-    actual[C.UNIQUE_ID] = (
-        actual[C.SKU] if level == "sku" else actual[C.SKU] + "|" + actual[C.LOCATION_ID]
-    ).astype("string")
-    actual = actual.rename(columns={"day": C.DS, C.QTY: C.Y})[[C.UNIQUE_ID, C.DS, C.Y]]
-    scored, bands = forecast_scores(config, paths, monitor_dir, actual)
+    actual = realised_demand(lines, config["granularity"]["level"])
+    scored, bands = forecast_scores(config, paths, actual)
     parts.append(K.forecast_kpis(scored, products))
-    parts.append(hit_rate(paths, monitor_dir, lines, int(cfg["hit_rate_k"])))
+    parts.append(hit_rate(paths, lines, int(cfg["hit_rate_k"])))
     kpis = K.concat(parts)
-    write_kpis(kpis, monitor_dir)
-    (monitor_dir / "bands.json").write_text(json.dumps(bands, indent=1))
-    log.info("KPI table: %d rows -> %s", len(kpis), monitor_dir / "kpis")
+    kpi_path = outputs.write(paths, "kpis", kpis)
+    outputs.write_json(paths, "kpi_bands", bands)
+    log.info("KPI table: %d rows -> %s", len(kpis), kpi_path)
 
     rules = [dict(r) for r in cfg["rules"]]
     by_name = {r["name"]: r for r in rules}

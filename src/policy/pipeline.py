@@ -26,11 +26,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from src import outputs
 from src.features import columns as C
-from src.features.csv_export import to_csv
 from src.features.sets import CatalogSet
 from src.features.store import FeatureStore, combine
-from src.features.tables import fingerprint, write_frames
+from src.features.tables import fingerprint, table_files
 from src.forecast.pipeline import demand, forecasts_period_sums, model_factories
 from src.inventory.keys import LEVELS
 from src.inventory.stock import read_inventory
@@ -44,13 +44,7 @@ from src.tracking import TaskSpec, configure, log_context
 log = logging.getLogger(__name__)
 
 
-def plan_inventory(
-    config: Mapping,
-    store: FeatureStore,
-    tables_dir: str | Path,
-    forecasts_dir: str | Path,
-    output: str | Path,
-) -> dict:
+def plan_inventory(config: Mapping, store: FeatureStore) -> dict:
     t0 = time.perf_counter()
     pcfg, gran = config["policy"], config["granularity"]
     if gran["level"] not in LEVELS or gran["freq"] != "D":
@@ -58,13 +52,10 @@ def plan_inventory(
             f"plan_inventory plans SKU (x location) stock from daily forecasts; granularity "
             f"{gran['level']}/{gran['freq']} is not supported — use sku_daily or sku_location_daily"
         )
-    forecast_path = Path(forecasts_dir) / f"{gran['registered_model']}.parquet"
-    if not forecast_path.exists():
-        raise FileNotFoundError(
-            f"{forecast_path}: no champion forecast; run `python -m pipelines.train_forecast` "
-            f"(same granularity) first"
-        )
-    forecast = pd.read_parquet(forecast_path)
+    paths, registered = config["paths"], gran["registered_model"]
+    tables_dir = paths["tables"]
+    forecast_path = outputs.path(paths, "forecast", registered=registered)
+    forecast = outputs.read(paths, "forecast", registered=registered)  # same granularity
     panel, static, demand_fp = demand(store, config["features"], gran)
     catalog = store.get(CatalogSet())
     inventory = read_inventory(tables_dir)
@@ -98,15 +89,18 @@ def plan_inventory(
         sim_table, sim, sim_dates = simulate_history(
             panel, static, make, plan.classes, value, pcfg, spec, gran["known_covariates"]
         )
-    files, figs = write_plan(Path(output), plan, sim_table, sim, sim_dates, pcfg, forecast_path)
+    inputs = combine(
+        demand_fp, catalog.fingerprint, fingerprint([forecast_path]), inventory_fp(tables_dir)
+    )
+    lineage = {"features": inputs, "forecast": outputs.lineage(paths, "forecast",
+                                                                 registered=registered)}  # fmt: skip
+    files, figs = write_plan(paths, plan, sim_table, sim, sim_dates, pcfg, forecast_path, lineage)
     print(
         terminal_summary(plan.suggestions, plan.transfers, sim_table, int(pcfg["report_top_n"])),
         flush=True,
     )
-    inputs = combine(
-        demand_fp, catalog.fingerprint, fingerprint([forecast_path]), inventory_fp(tables_dir)
-    )
     run_id = track(config, plan, sim_table, sim, files, inputs)
+    output = Path(paths["plans"])
     log.info(
         "plan written to %s in %.1f s (MLflow run %s)", output, time.perf_counter() - t0, run_id
     )
@@ -121,22 +115,23 @@ def plan_inventory(
 
 
 def inventory_fp(tables_dir: str | Path) -> str:
-    return fingerprint([Path(tables_dir) / "inventory.parquet"])
+    return fingerprint(table_files(tables_dir, "inventory") or [])
 
 
-def write_plan(out: Path, plan: Plan, sim_table, sim, sim_dates, pcfg, forecast_path):
+def write_plan(paths: Mapping, plan: Plan, sim_table, sim, sim_dates, pcfg, forecast_path,
+               lineage: Mapping):  # fmt: skip
     """Tables (Parquet + CSV, moved into place together), simulation evidence, report."""
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(paths["plans"])
     frames = {"suggestions": plan.suggestions, "transfers": plan.transfers}
     if plan.newsvendor is not None:
         frames["newsvendor"] = plan.newsvendor
-    csv = {f"{name}.csv": to_csv(df) for name, df in frames.items()}
-    write_frames(out, frames, extra=csv)
-    files = [out / f"{name}.{ext}" for name in frames for ext in ("parquet", "csv")]
+    written = outputs.write_group(paths, "plan", frames, lineage)
+    files = [f for p in written.values() for f in (p, p.with_suffix(".csv"))]
     figs = {}
     if sim_table is not None:
-        to_csv(sim_table, out / "simulation.csv")
-        files.append(out / "simulation.csv")
+        sim_path = outputs.write(paths, "plan_simulation", sim_table, lineage)
+        files.append(outputs.csv_path(paths, "plan_simulation"))
+        files.append(sim_path)
         days = pcfg["simulation"]["window_days"]
         figs["tradeoff.png"] = tradeoff(
             sim_table,

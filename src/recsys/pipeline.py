@@ -12,12 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
+from src import outputs
 from src.compute import current, describe_ids
 from src.features import columns as C
 from src.features.lifecycle import lifecycle_stages
@@ -108,7 +108,6 @@ def train_recommenders(
     recsys_cfg: Mapping,
     tracking_cfg: Mapping,
     config: Mapping,
-    output: str | Path,
 ) -> dict:
     spec, h = task.spec, task.holdout
     configure(tracking_cfg["uri"], spec.experiment, tracking_cfg["artifact_root"])
@@ -132,10 +131,9 @@ def train_recommenders(
         allowed,
         recsys_cfg.get("partitions", 1),
     )
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    path = output / "recommendations.parquet"
-    recs.to_parquet(path, index=False)
+    lineage = {"run_id": champion.metadata.run_id, "features": task.data_fingerprint,
+               "model_version": decision["champion_version"]}  # fmt: skip
+    path = outputs.write(config["paths"], "recommendations", recs, lineage)
     print(
         format_leaderboard(board, f"recommender leaderboard (by {spec.metric})")
         + f"\n\nchampion: version {decision['champion_version']} ({decision['reason']})"

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from src import outputs
 from src.tracking.tasks import TaskSpec  # noqa: E402
 
 
@@ -163,12 +164,12 @@ def chosen_series(client: mlflow.MlflowClient, run_id: str, series: list[str], t
     try:
         fc = pd.read_parquet(
             mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="backtest/last_window.parquet"
+                run_id=run_id, artifact_path=outputs.artifact_path("backtest_window")
             )
         )
         hist = pd.read_parquet(
             mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="backtest/actuals.parquet"
+                run_id=run_id, artifact_path=outputs.artifact_path("backtest_actuals")
             )
         )
     except Exception:  # noqa: BLE001 - older runs: the caller falls back to the logged plot

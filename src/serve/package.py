@@ -28,10 +28,11 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from src import outputs
 from src.features import columns as C
 from src.features.sets import CatalogSet, channel_skus, customer_set
 from src.features.store import FeatureSet, FeatureStore, combine
-from src.features.tables import fingerprint
+from src.features.tables import fingerprint, table_files
 from src.inventory.stock import read_inventory
 from src.recsys.base import Recommender
 from src.recsys.rules import allowed_items
@@ -114,7 +115,7 @@ class RecsysSources:
         return combine(
             self.catalog.fingerprint,
             self.customers.fingerprint,
-            fingerprint([self.tables_dir / "inventory.parquet"]),
+            fingerprint(table_files(self.tables_dir, "inventory") or []),
         )
 
 
@@ -152,23 +153,15 @@ def recsys_bundle(
     return {"inventory_rows": len(inv), "channels": channels, "precomputed_k": precompute_k}
 
 
-def planner_bundle(
-    dst: Path, model_dir: Path, plans_dir: Path, level: str, network: str,
-    routing_dir: Path | None = None,
-) -> dict:  # fmt: skip
+def planner_bundle(dst: Path, model_dir: Path, paths: Mapping, level: str, network: str) -> dict:
     """Assemble the planner bundle folder ``dst`` (with the routing snapshot of
     ``pipelines.route_orders`` under ``routing/`` when there is one: ``POST /route``)."""
-    sugg = plans_dir / "suggestions.parquet"
-    if not sugg.exists():
-        raise FileNotFoundError(
-            f"{sugg}: no reorder plan; run `python -m pipelines.plan_inventory` first"
-        )
-    s = pd.read_parquet(sugg)
-    shutil.copy(sugg, dst / "suggestions.parquet")
+    s = outputs.read(paths, "suggestions")
+    shutil.copy(outputs.path(paths, "suggestions"), dst / outputs.file_name("suggestions"))
     shutil.copy(model_dir / "artifacts" / "forecast.parquet", dst / "forecast.parquet")
     as_of = str(pd.Timestamp(s["as_of"].iloc[0]).date()) if len(s) and "as_of" in s else None
-    snapshot = Path(routing_dir) / "service" if routing_dir else None
-    routing = bool(snapshot and (snapshot / "routing.json").exists())
+    snapshot = outputs.path(paths, "routing_snapshot")
+    routing = (snapshot / "routing.json").exists()
     if routing:
         shutil.copytree(snapshot, dst / "routing")
     return {"plan_as_of": as_of, "level": level, "network_location": network, "plan_rows": len(s),
@@ -178,10 +171,9 @@ def planner_bundle(
 def sources(
     tracking_uri: str,
     recsys: RecsysSources,
-    plans_dir: str | Path,
+    paths: Mapping,
     recsys_name: str,
     forecast_name: str,
-    routing_dir: str | Path | None = None,
 ) -> dict[str, dict[str, str]]:
     """What each Bento must be built from *now*: champion version and input fingerprint.
 
@@ -189,10 +181,10 @@ def sources(
     stock table; the planner on the forecast champion and the reorder plan.
     """
     client = MlflowClient(tracking_uri)
-    plan = Path(plans_dir) / "suggestions.parquet"
-    snap = Path(routing_dir) / "service" if routing_dir else None
+    plan = outputs.path(paths, "suggestions")
+    snap = outputs.path(paths, "routing_snapshot")
     planner_inputs = [plan] + (sorted(p for p in snap.iterdir() if p.is_file())
-                               if snap is not None and snap.is_dir() else [])  # fmt: skip
+                               if snap.is_dir() else [])  # fmt: skip
     return {
         "recsys": {
             "mlflow_version": str(champion(client, recsys_name).version),
@@ -231,14 +223,13 @@ def _env(name: str, value: str):
 def build_services(
     tracking_uri: str,
     recsys: RecsysSources,
-    plans_dir: str | Path,
+    paths: Mapping,
     recsys_name: str,
     forecast_name: str,
     level: str,
     network_location: str = "ALL",
     channel_days: int = 90,
     precompute_k: int = 100,
-    routing_dir: str | Path | None = None,
 ) -> dict:
     """Import both champions into the BentoML store and build both Bentos; returns their tags."""
     import bentoml  # after BENTOML_HOME is set by the caller
@@ -247,7 +238,7 @@ def build_services(
     client = MlflowClient(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
     rec_v, fc_v = champion(client, recsys_name), champion(client, forecast_name)
-    now = sources(tracking_uri, recsys, plans_dir, recsys_name, forecast_name, routing_dir)
+    now = sources(tracking_uri, recsys, paths, recsys_name, forecast_name)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -260,9 +251,7 @@ def build_services(
             "planner": (
                 forecast_name,
                 fc_v,
-                lambda d, m: planner_bundle(
-                    d, m, Path(plans_dir), level, network_location, routing_dir
-                ),  # fmt: skip
+                lambda d, m: planner_bundle(d, m, paths, level, network_location),
             ),
         }
         for service, (reg_name, version, assemble) in plans.items():

@@ -2,7 +2,7 @@
 
 Folder layout (imported into the BentoML model store by ``pipelines.build_services``):
 
-* ``suggestions.parquet`` — the plan written by ``pipelines.plan_inventory``;
+* the ``suggestions`` output (its catalogue file name) — the plan of ``pipelines.plan_inventory``;
 * ``forecast.parquet`` — the champion forecaster's stored forecast (from the registry version
   pinned at build time), with quantiles;
 * ``bundle.json`` — forecast model name and version, plan date, granularity level.
@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 
 from src.features import columns as C
-from src.features.panel import ID_SEPARATOR
 from src.forecast.metrics import Y_HAT
+from src.outputs import file_name
+from src.outputs.ids import join_id
 from src.serve.errors import ClientError, NotFound
 
 MAX_LIMIT = 10_000
@@ -43,7 +44,7 @@ class PlannerBundle:
     def __init__(self, path: str | Path):
         path = Path(path)
         self.meta = json.loads((path / "bundle.json").read_text())
-        s = pd.read_parquet(path / "suggestions.parquet")
+        s = pd.read_parquet(path / file_name("suggestions"))
         s[C.SKU] = s[C.SKU].astype(str)
         s[C.LOCATION_ID] = s[C.LOCATION_ID].astype(str)
         self.suggestions = s.sort_values("order_value", ascending=False, kind="stable")
@@ -108,7 +109,7 @@ class PlannerBundle:
                 raise ClientError(
                     "location_id is required: forecasts are per SKU x location", status=422
                 )
-            return f"{sku}{ID_SEPARATOR}{location_id}"
+            return join_id(sku, location_id)
         if location_id not in (None, self.network):
             raise NotFound(f"forecasts are for the whole network (location_id {self.network!r})")
         return str(sku)

@@ -12,8 +12,6 @@ assignment (retries are safe).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
@@ -23,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from src.routing import policies as P
-from src.routing.network import Network, Shipping
+from src.routing.snapshot import read_snapshot
 from src.serve.errors import ClientError, NotFound
 
 MAX_LINES = 100
@@ -39,27 +37,12 @@ CREATE TABLE IF NOT EXISTS parcels (
 """
 
 
-def write_snapshot(folder: Path, network: Network, skus, avail: np.ndarray, duals) -> None:
-    """What ``/route`` needs, as files (written by ``pipelines.route_orders``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    network.nodes.to_parquet(folder / "nodes.parquet", index=False)
-    network.zones.to_parquet(folder / "zones.parquet", index=False)
-    meta = {"shipping": dataclasses.asdict(network.shipping), "skus": [str(s) for s in skus]}
-    (folder / "routing.json").write_text(json.dumps(meta))
-    np.save(folder / "avail.npy", avail)
-    np.save(folder / "duals.npy", duals if duals is not None else np.zeros_like(avail))
-
-
 class RouteBook:
     def __init__(self, folder: str | Path, db: str | Path, policy: str = "dual"):
-        folder = Path(folder)
-        meta = json.loads((folder / "routing.json").read_text())
-        self.network = Network(pd.read_parquet(folder / "nodes.parquet"),
-                               pd.read_parquet(folder / "zones.parquet"),
-                               Shipping(**meta["shipping"]))  # fmt: skip
-        self.skus = {s: i for i, s in enumerate(meta["skus"])}
-        self.avail = np.load(folder / "avail.npy")
-        self.duals = np.load(folder / "duals.npy")
+        snap = read_snapshot(folder)
+        self.network = snap.network
+        self.skus = {s: i for i, s in enumerate(snap.skus)}
+        self.avail, self.duals = snap.avail, snap.duals
         self.names = self.network.nodes["location_id"].astype(str).to_numpy()
         self.types = dict(zip(self.names, self.network.nodes["type"].astype(str), strict=True))
         self.policy = policy

@@ -38,7 +38,7 @@ class TaskSpec:
     experiment: str
     metric: str
     higher_is_better: bool
-    evidence: Evidence
+    evidence: Evidence | None  # None: a measurement task (campaigns), nothing compared per unit
     leaderboard: tuple[str, ...]
     registered_model: str | None = None
     # review: the compared runs are nested (policy simulations under a plan run), and the
@@ -58,7 +58,7 @@ class TaskSpec:
         return cls(
             **{
                 **c,
-                "evidence": Evidence(**dict(c["evidence"])),
+                "evidence": Evidence(**dict(c["evidence"])) if c.get("evidence") else None,
                 "leaderboard": tuple(c["leaderboard"]),
                 "tune_pruner": tune.get("pruner", "none"),
                 "spaces": dict(tune.get("spaces") or {}),

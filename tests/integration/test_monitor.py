@@ -47,7 +47,7 @@ def test_planted_outage_alert_reaches_webhook_and_email(stack, monkeypatch):
     try:
         cfg = compose("monitor", [*paths, *GRAN, *channels(hook.url, smtp.port)])
         result = monitor.run(cfg)
-        kpis = read_kpis(cfg.paths.monitor)
+        kpis = read_kpis(cfg.paths)
         assert list(kpis.columns) == KPI_COLUMNS
         assert set(kpis["kpi"]) <= set(KPIS)
         # every sales KPI by day and week; stock KPIs from the plan's stock records
@@ -151,7 +151,7 @@ def test_archived_forecasts_are_scored_once_their_days_are_realised(stack):
         .sum()
         .rename(columns={"qty": "y"})
     )
-    scored, band = forecast_scores(cfg, cfg["paths"], monitor_dir, actual)
+    scored, band = forecast_scores(cfg, cfg["paths"], actual)
     assert scored["ds"].min() == last - pd.Timedelta(days=6) and scored["ds"].max() == last
     assert "forecast_wape" in band and band["forecast_wape"][1] > 0
     # today's forecast was archived too, for the runs to come

@@ -66,8 +66,8 @@ def planned(tmp_path_factory):
 
 def test_suggestions_follow_the_contract(planned):
     result, cfg, _ = planned
-    out = pd.read_parquet(f"{cfg.policy.output}/suggestions.parquet")
-    csv = pd.read_csv(f"{cfg.policy.output}/suggestions.csv", dtype={C.SKU: str})
+    out = pd.read_parquet(f"{cfg.paths.plans}/suggestions.parquet")
+    csv = pd.read_csv(f"{cfg.paths.plans}/suggestions.csv", dtype={C.SKU: str})
     # the DESIGN.md contract first, in its order; additions after it
     assert list(out.columns[: len(SUGGESTION_COLUMNS) + 1]) == [*SUGGESTION_COLUMNS, "as_of"]
     fc = pd.read_parquet(f"{cfg.paths.forecasts}/{cfg.granularity.registered_model}.parquet")
@@ -106,12 +106,12 @@ def test_transfers_move_excess_to_short_locations_first(planned):
         )  # giver keeps its S
     got = s[s["transfer_in"] > 0]
     assert (got["order_qty"] <= got["order_qty_unrounded"] + 12).all()
-    assert pd.read_csv(f"{cfg.policy.output}/transfers.csv").shape[0] == len(t)
+    assert pd.read_csv(f"{cfg.paths.plans}/transfers.csv").shape[0] == len(t)
 
 
 def test_report_simulation_and_tracking(planned):
     result, cfg, tmp = planned
-    out = cfg.policy.output
+    out = cfg.paths.plans
     html = Path(f"{out}/report.html").read_text()
     assert "data:image/png;base64," in html and "Top 20 orders by value" in html
     sim = pd.read_csv(f"{out}/simulation.csv")
@@ -138,9 +138,7 @@ def test_report_simulation_and_tracking(planned):
 
 def test_bad_supply_terms_are_refused_and_nothing_is_overwritten(planned, tmp_path):
     _, cfg, tmp = planned
-    before = hashlib.sha256(
-        Path(f"{cfg.policy.output}/suggestions.parquet").read_bytes()
-    ).hexdigest()
+    before = hashlib.sha256(Path(f"{cfg.paths.plans}/suggestions.parquet").read_bytes()).hexdigest()
     terms = tmp_path / "terms.csv"
     pd.DataFrame({"sku": ["S001", "S002", "S003"], "moq": [10, -5, "many"]}).to_csv(
         terms, index=False
@@ -152,9 +150,7 @@ def test_bad_supply_terms_are_refused_and_nothing_is_overwritten(planned, tmp_pa
     msg = str(err.value)
     assert str(terms) in msg and "'moq'" in msg and "non-negative" in msg and "2 row(s)" in msg
     assert "many" in msg
-    after = hashlib.sha256(
-        Path(f"{cfg.policy.output}/suggestions.parquet").read_bytes()
-    ).hexdigest()
+    after = hashlib.sha256(Path(f"{cfg.paths.plans}/suggestions.parquet").read_bytes()).hexdigest()
     assert before == after
 
 
@@ -173,7 +169,7 @@ def test_supply_terms_override_lead_time_and_packs(planned, tmp_path):
                 *overrides(tmp),
                 f"policy.supply_terms={terms}",
                 "policy.simulation.enabled=false",
-                f"policy.output={tmp_path}/plans",
+                f"paths.plans={tmp_path}/plans",
                 "policy.transfers.enabled=false",
             ],
         )
@@ -189,7 +185,7 @@ def test_supply_terms_override_lead_time_and_packs(planned, tmp_path):
 def test_missing_forecast_says_what_to_run(tmp_path):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("plan_inventory", [f"paths.output={tmp_path}", f"paths.mlruns={tmp_path}/m"])
-        with pytest.raises(FileNotFoundError, match="pipelines.train_forecast"):
+        with pytest.raises(FileNotFoundError, match="make train-forecast"):
             plan_inventory.run(cfg)
 
 
@@ -203,7 +199,7 @@ def test_newsvendor_season_buy(planned, tmp_path):
                 "policy.newsvendor.enabled=true",
                 "policy.newsvendor.season_days=21",
                 "policy.simulation.enabled=false",
-                f"policy.output={tmp_path}/plans",
+                f"paths.plans={tmp_path}/plans",
             ],
         )
         res = plan_inventory.run(cfg2)

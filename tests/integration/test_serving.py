@@ -16,6 +16,7 @@ import httpx
 import mlflow
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from src.serve.process import start, stop, wait_ready
 from tests.helpers import REPO, compose, train_tiny_stack
@@ -65,7 +66,7 @@ def stack(tmp_path_factory):
     servers, urls, logs = [], {}, {}
     env["RETAIL_BRAIN_API_KEYS"] = f"{KEY},{OTHER_KEY}"
     env["RETAIL_BRAIN_HEADER_TIMEOUT"] = "2"  # half-sent headers are cut after 2 s
-    env["RETAIL_BRAIN_AUDIENCES_DIR"] = str(tmp / "tables" / "marketing" / "audiences")
+    env["RETAIL_BRAIN_MARKETING_DIR"] = str(tmp / "tables" / "marketing")
     env["RETAIL_BRAIN_RESERVATIONS"] = str(tmp / "reservations.db")
     try:
         for name in ("recsys", "planner"):
@@ -375,9 +376,10 @@ def test_make_serve_knows_when_the_bentos_are_outdated(stack):
     env = {**os.environ, "BENTOML_HOME": str(tmp / "bentoml")}
     labels = {name: bento_labels(env, f"retail-brain-{name}") for name in ("recsys", "planner")}
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
-    inputs = recsys_sources(compose("build_services", stack["paths"]))
-    now = sources(uri, inputs, f"{tmp}/tables/plans", "recsys", "forecast_sku_D",
-                  f"{tmp}/tables/routing")  # fmt: skip
+    cfg = compose("build_services", stack["paths"])
+    inputs = recsys_sources(cfg)
+    now = sources(uri, inputs, OmegaConf.to_container(cfg.paths, resolve=True), "recsys",
+                  "forecast_sku_D")  # fmt: skip
     assert stale(now["recsys"], labels["recsys"]) is None
     assert stale(now["planner"], labels["planner"]) is None
     changed = {**now["planner"], "source_fingerprint": "0" * 16}  # a new plan was written

@@ -8,8 +8,9 @@ import multiprocessing as mp
 import numpy as np
 import pytest
 
+from src.routing.snapshot import write_snapshot
 from src.serve.errors import ClientError, NotFound
-from src.serve.routing import RouteBook, write_snapshot
+from src.serve.routing import RouteBook
 from tests.unit.test_routing import tiny
 
 

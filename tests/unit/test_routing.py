@@ -210,10 +210,10 @@ def test_capacity_stock_and_reserves_are_never_violated(seed, policy):
 def test_route_orders_reserves_whole_units(tmp_path):
     """Stock is counted in units, so a store's walk-in reserve is too: the smallest whole number
     covering the policy layer's quantile (a planner reading reserve.csv sees 2, not 1.37)."""
-    from pipelines import route_orders
     from src.policy.levels import poisson_levels, whole_units
+    from src.routing import batch
 
-    files = route_orders.write_demo(tmp_path, seed=0)
+    files = batch.write_demo(tmp_path, seed=0)
     reserve = pd.read_csv(files["reserve"])["reserve"].to_numpy()
     assert len(reserve) and (reserve == np.round(reserve)).all() and (reserve >= 1).all()
     level = poisson_levels(np.array([0.05, 0.3, 1.0, 2.2]), 7, 0.95)

@@ -120,7 +120,8 @@ def planner(tmp_path):
             "q0.975": np.nan,
         }
     ).to_parquet(model_dir / "forecast.parquet")
-    extra = planner_bundle(dst, tmp_path / "model", plans, "sku", "ALL")
+    paths = {"plans": str(plans), "routing": str(tmp_path / "routing")}
+    extra = planner_bundle(dst, tmp_path / "model", paths, "sku", "ALL")
     (dst / "bundle.json").write_text(json.dumps({**META, **extra}))
     return PlannerBundle(dst)
 

@@ -25,7 +25,7 @@ from tests.helpers import REPO
 KILL_AFTER_FIRST_MOVE = textwrap.dedent(
     """
     import os, signal, sys
-    import src.features.tables as t
+    import src.outputs.files as t
     from src.features.adapters import synthetic
     from src.features.ingest import IngestOptions, write_ingest
 
