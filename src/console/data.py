@@ -7,7 +7,6 @@ dictionary lookup, not a scan of 750,000 rows.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -15,15 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from src import outputs
 from src.features import columns as C
 from src.features.sets import customer_set, open_store
 from src.features.store import FeatureSetMissing
 from src.features.tables import read_table
 from src.monitor import kpis as K
-from src.monitor.pipeline import read_kpis
 from src.monitor.store import AlertStore
+from src.outputs.files import TABLESET
+from src.outputs.ids import first_key, series_id
+from src.tracking.tasks import task_specs
 
 log = logging.getLogger(__name__)
+LEADERBOARD_SHOWN = 4  # metrics per task on the Models page
 
 
 def _mtime(path: Path) -> float:
@@ -55,42 +58,37 @@ class ConsoleData:
         self.config = config
         paths = config["paths"]
         self.paths = paths
-        self.monitor_dir = Path(paths["monitor"])
         self.tables = Path(paths["tables"])
         registered = config["granularity"]["registered_model"]
         self.store = AlertStore(config["monitor"]["store_url"])
-        self._kpis = _Cached(self.monitor_dir / "kpis", self._load_kpis)
-        plans = Path(paths["plans"])
-        self._suggestions = _Cached(plans / "suggestions.parquet", self._load_suggestions)
-        self._transfers = _Cached(
-            plans / "transfers.parquet", lambda: pd.read_parquet(plans / "transfers.parquet")
-        )
-        fc = Path(paths["forecasts"]) / f"{registered}.parquet"
-        self._forecast = _Cached(fc, lambda: self._load_forecast(fc))
-        self._history = _Cached(self.tables / "transactions.parquet", self._load_history)
+        self._kpis = self._output("kpis", self._load_kpis)
+        self._suggestions = self._output("suggestions", self._load_suggestions)
+        self._transfers = self._output("transfers")
+        self._forecast = self._output("forecast", self._load_forecast, registered=registered)
+        # canonical tables: re-read when a write of the table set lands (its manifest)
+        self._history = _Cached(self.tables / TABLESET, self._load_history)
         self._customers = _Cached(Path(paths["features"]) / "customers", self._load_customers)
-        aud = Path(paths["marketing"]) / "audiences" / "audiences.parquet"
-        self.audience_dir = aud.parent
-        self._audiences = _Cached(aud, lambda: pd.read_parquet(aud))
-        clv = Path(paths["marketing"]) / "clv.parquet"
-        self._clv = _Cached(clv, lambda: pd.read_parquet(clv).astype({C.CUSTOMER_ID: str}))
-        camp = Path(paths["marketing"]) / "campaigns"
-        self._campaigns = _Cached(camp / "results.parquet",
-                                  lambda: pd.read_parquet(camp / "results.parquet"))  # fmt: skip
-        self._qini = _Cached(camp / "qini_curves.parquet",
-                             lambda: pd.read_parquet(camp / "qini_curves.parquet"))  # fmt: skip
-        self._power = _Cached(
-            camp / "power.parquet", lambda: pd.read_parquet(camp / "power.parquet")
-        )
-        routing = Path(paths["routing"])
-        self._routing = _Cached(routing / "summary.json", lambda: (
-            json.loads((routing / "summary.json").read_text()),
-            pd.read_parquet(routing / "assignments.parquet")))  # fmt: skip
-        recs = Path(paths["recommendations"]) / "recommendations.parquet"
-        self._recs = _Cached(recs, lambda: pd.read_parquet(recs))
+        self._audiences = self._output("audiences")
+        self._clv = self._output("clv", lambda f: f.astype({C.CUSTOMER_ID: str}))
+        self._campaigns = self._output("campaign_results")
+        self._qini = self._output("qini_curves")
+        self._power = self._output("campaign_power")
+        self._routing = _Cached(outputs.path(paths, "routing_summary"), lambda: (
+            outputs.read_json(paths, "routing_summary"),
+            outputs.read(paths, "routing_assignments")))  # fmt: skip
+        self._recs = self._output("recommendations")
         self._products = _Cached(
-            self.tables / "products.parquet", lambda: read_table(self.tables, "products")
+            self.tables / TABLESET, lambda: read_table(self.tables, "products")
         )
+
+    def _output(self, name: str, then: Callable | None = None, **params) -> _Cached:
+        """A stage output by name (src/outputs), re-read when its file changes."""
+
+        def load():
+            frame = outputs.read(self.paths, name, **params)
+            return frame if then is None else then(frame)
+
+        return _Cached(outputs.path(self.paths, name, **params), load)
 
     def warm(self) -> None:
         """Load every source now (at start-up) so the first page view is not the slow one."""
@@ -103,8 +101,8 @@ class ConsoleData:
                 log.warning("console: %s not loaded (%s)", source.path, err)
 
     # --- loaders ------------------------------------------------------------------------------
-    def _load_kpis(self):
-        frame = read_kpis(self.monitor_dir)
+    def _load_kpis(self, frame: pd.DataFrame):
+        frame = frame[K.KPI_COLUMNS].astype({K.GRAIN: "string"})
         for c in (K.KPI_COL, K.DIMENSION, K.MEMBER):
             frame[c] = frame[c].astype(str)
         groups = {
@@ -131,8 +129,7 @@ class ConsoleData:
             "last_day": last_day,
         }
 
-    def _load_suggestions(self):
-        s = pd.read_parquet(Path(self.paths["plans"]) / "suggestions.parquet")
+    def _load_suggestions(self, s: pd.DataFrame):
         products = self.products()
         if products is not None:
             s[C.CATEGORY] = s[C.SKU].map(products.set_index(C.SKU)[C.CATEGORY]).astype("string")
@@ -147,17 +144,16 @@ class ConsoleData:
         tx = tx[day > day.max() - pd.Timedelta(days=days)].assign(ds=day)
         by_sku = tx.groupby([C.SKU, "ds"], observed=True)[C.QTY].sum().rename(C.Y).reset_index()
         by_sku[C.UNIQUE_ID] = by_sku[C.SKU].astype(str)
-        tx["uid"] = tx[C.SKU].astype(str) + "|" + tx[C.LOCATION_ID].astype(str)
+        tx["uid"] = series_id(tx, [C.SKU, C.LOCATION_ID])  # as sku_location panels name them
         by_loc = tx.groupby(["uid", "ds"], observed=True)[C.QTY].sum().rename(C.Y).reset_index()
         by_loc = by_loc.rename(columns={"uid": C.UNIQUE_ID})
         both = pd.concat([by_sku[[C.UNIQUE_ID, "ds", C.Y]], by_loc], ignore_index=True)
         return {uid: g[["ds", C.Y]] for uid, g in both.groupby(C.UNIQUE_ID, observed=True)}
 
     @staticmethod
-    def _load_forecast(path: Path) -> dict[str, pd.DataFrame]:
+    def _load_forecast(fc: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """SKU -> its forecast summed over locations (the fan chart's rows), indexed once."""
-        fc = pd.read_parquet(path)
-        fc["sku_"] = fc[C.UNIQUE_ID].astype(str).str.split("|").str[0]
+        fc["sku_"] = first_key(fc[C.UNIQUE_ID]).astype(str)
         cols = [c for c in fc.columns if c.startswith("q") or c == "y_hat"]
         return {sku: g.groupby(C.DS)[cols].sum() for sku, g in fc.groupby("sku_")}
 
@@ -252,6 +248,16 @@ class ConsoleData:
     def alerts(self, limit: int = 500) -> list[dict]:
         return self.store.alerts(limit=limit)
 
+    @property
+    def key_metrics(self) -> list[str]:
+        """The first ``LEADERBOARD_SHOWN`` leaderboard metrics of every task with a registered
+        model (``conf/tasks``): the Models page shows what the leaderboards rank by."""
+        out = []
+        for spec in task_specs(self.config.get("tasks", {})).values():
+            if spec.registered_model is not None:
+                out += [m for m in spec.leaderboard[:LEADERBOARD_SHOWN] if m not in out]
+        return out
+
     def models(self) -> list[dict]:
         """Champion and challenger of every registered model, with key metrics."""
         import mlflow
@@ -270,20 +276,9 @@ class ConsoleData:
                         "alias": alias,
                         "version": int(version),
                         "model": v.tags.get("model") or run.data.tags.get("model", ""),
-                        **{k: met.get(k) for k in KEY_METRICS if k in met},
+                        **{k: met.get(k) for k in self.key_metrics if k in met},
                         "run_id": v.run_id,
                         "experiment_id": run.info.experiment_id,
                     }
                 )
         return rows
-
-
-KEY_METRICS = (
-    "val/wrmsse",
-    "val/wspl",
-    "val/coverage_95",
-    "val/bias",
-    "val/all/recall_at_20",
-    "val/all/ndcg_at_20",
-    "val/new/recall_at_20",
-)
