@@ -197,6 +197,17 @@ def evaluate(models: ClvModels, cal: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
     return metrics, table
 
 
+def holdout_errors(models: ClvModels, cal: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: repeat purchases predicted and actual over the holdout, and the absolute
+    error — the evidence two CLV runs are compared on (``conf/tasks/clv.yaml``)."""
+    days = float(cal["test_T"].iloc[0])
+    pred = expected_purchases(models, cal, days)
+    actual = cal["test_frequency"].to_numpy(dtype=float)
+    return pd.DataFrame({"customer_id": cal.index.astype(str) if "customer_id" not in cal
+                         else cal["customer_id"].astype(str), "predicted": pred,
+                         "actual": actual, "abs_error": np.abs(pred - actual)})  # fmt: skip
+
+
 def bucket_plot(table: pd.DataFrame, title: str):
     import matplotlib
 

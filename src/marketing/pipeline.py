@@ -12,24 +12,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 
+from src import outputs
 from src.features import columns as C
 from src.features import tables as TB
-from src.features.csv_export import to_csv
 from src.features.sets import customer_set, open_store
 from src.features.tables import read_table
 from src.marketing import audiences as AU
 from src.marketing import campaigns as K
 from src.marketing import clv
 from src.marketing import uplift as UP
+from src.tracking import TaskSpec
 from src.tracking.runs import configure
 
 log = logging.getLogger(__name__)
+# what measure_campaigns returns under each key -> the output it is written as
+CAMPAIGN_OUTPUTS = {"results": "campaign_results", "power": "campaign_power",
+                    "uplift": "uplift_studies", "qini_curves": "qini_curves",
+                    "next_targets": "next_targets", "not_measured": "campaigns_not_measured"}  # fmt: skip
 
 
 def run_clv(config: Mapping) -> dict:
@@ -43,11 +47,10 @@ def run_clv(config: Mapping) -> dict:
     end = order_table[clv.ORDER_DATE].max()
     cal_end = pd.Timestamp(cfg["calibration_end"]) if cfg.get("calibration_end") else (
         end - pd.Timedelta(days=int(cfg["holdout_days"])))  # fmt: skip
-    tracking = config["tracking"]
-    configure(tracking["uri"], "clv", tracking["artifact_root"])
-    out_dir = Path(paths["marketing"])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with mlflow.start_run(run_name=f"clv {cfg['model']}"):
+    tracking, spec = config["tracking"], TaskSpec.from_config(config["tasks"]["clv"])
+    configure(tracking["uri"], spec.experiment, tracking["artifact_root"])
+    with mlflow.start_run(run_name=f"clv {cfg['model']}") as run:
+        mlflow.set_tags({"task": spec.name, "model": cfg["model"]})
         mlflow.log_params({"model": cfg["model"], "calibration_end": str(cal_end.date()),
                            "holdout_end": str(end.date()),
                            "horizons_days": list(cfg["horizons_days"]),
@@ -59,6 +62,7 @@ def run_clv(config: Mapping) -> dict:
         metrics["time/evaluate_s"] = time.perf_counter() - t
         mlflow.log_metrics({f"holdout/{k}": float(v) for k, v in metrics.items()})
         mlflow.log_table(table, "holdout_by_frequency.json")
+        mlflow.log_table(clv.holdout_errors(models, cal), spec.evidence.artifact)
         fig = clv.bucket_plot(table, f"CLV holdout {cal_end:%Y-%m-%d}..{end:%Y-%m-%d}")
         mlflow.log_figure(fig, "plots/holdout_by_frequency.png")
         log.info(
@@ -71,10 +75,7 @@ def run_clv(config: Mapping) -> dict:
         values = clv.predict(clv.fit(full, cfg["model"]), full, cfg["horizons_days"],
                              cfg["tier_quantiles"])  # fmt: skip
         values["as_of"] = end
-        path = out_dir / "clv.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        values.to_parquet(tmp, index=False)
-        tmp.replace(path)  # readers never see half a file
+        path = outputs.write(paths, "clv", values, {"run_id": run.info.run_id})
         mlflow.log_metric("time/final_fit_predict_s", time.perf_counter() - t)
         tiers = values["clv_tier"].value_counts().sort_index()
         mlflow.log_metrics({f"tier_{k}/customers": int(v) for k, v in tiers.items()})
@@ -92,13 +93,11 @@ def run_audiences(config: Mapping) -> dict:
     fs = store.get(customer_set(config["features"]))
     rfm = fs.read("rfm")
     aipl = fs.read("aipl") if "aipl" in fs.tables else None
-    out_dir = Path(paths["marketing"])
-    clv_path = out_dir / "clv.parquet"
-    values = pd.read_parquet(clv_path) if clv_path.exists() else None
+    values = outputs.read_if_exists(paths, "clv")
     if values is None:
-        log.warning("no CLV yet (%s): CLV conditions match nobody; run `make clv`", clv_path)
-    recs_path = Path(paths["recommendations"]) / "recommendations.parquet"
-    recs = pd.read_parquet(recs_path) if recs_path.exists() else None
+        log.warning("no CLV yet (%s): CLV conditions match nobody; run `make clv`",
+                    outputs.path(paths, "clv"))  # fmt: skip
+    recs = outputs.read_if_exists(paths, "recommendations")
     tables = paths["tables"]
     tx = read_table(tables, "transactions",
                     [C.CUSTOMER_ID, C.SKU, C.QTY, C.UNIT_PRICE, C.LINE_TYPE, C.TS])  # fmt: skip
@@ -114,8 +113,7 @@ def run_audiences(config: Mapping) -> dict:
     if len(browsers):
         prof = pd.concat([prof, pd.DataFrame({C.CUSTOMER_ID: browsers})], ignore_index=True)
     prof[AU.RESTOCKED] = prof[C.CUSTOMER_ID].map(wanted)
-    contacts_path = out_dir / "contacts.parquet"
-    contacts = pd.read_parquet(contacts_path) if contacts_path.exists() else None
+    contacts = outputs.read_if_exists(paths, "contacts")
     treated_before = None  # earlier runs' treated customers (a rerun of the day replaces it)
     if contacts is not None:
         earlier = pd.to_datetime(contacts[AU.AS_OF]) != as_of
@@ -126,34 +124,28 @@ def run_audiences(config: Mapping) -> dict:
         seed=int(cfg["seed"]), top_items=int(cfg["top_items"]),
         opted_out=AU.read_opt_outs(cfg.get("opt_out_file")),
     )  # fmt: skip
-    folder = out_dir / "audiences"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, g in audiences.groupby(AU.AUDIENCE):
-        to_csv(g, folder / f"{name}.csv")
-    audiences.to_parquet(folder / "audiences.parquet", index=False)
-    to_csv(report, folder / "report.csv")
-    to_csv(restocked, folder / "restocked_skus.csv")
+    folder = outputs.write(paths, "audiences", audiences).parent  # + one CSV per audience
+    outputs.write(paths, "audience_report", report)
+    outputs.write(paths, "restocked_skus", restocked)
     if contacts is not None:  # a rerun for the same day replaces that day's sends
         contacts = contacts[pd.to_datetime(contacts[AU.AS_OF]) != as_of]
     log_rows = audiences[[AU.AUDIENCE, AU.AS_OF, C.CUSTOMER_ID, AU.GROUP]]
     updated = (
         pd.concat([contacts, log_rows], ignore_index=True) if contacts is not None else log_rows
     )
-    tmp = contacts_path.with_suffix(".parquet.tmp")
-    updated.to_parquet(tmp, index=False)
-    tmp.replace(contacts_path)
+    outputs.write(paths, "contacts", updated)
     seconds = time.perf_counter() - t
     log.info("audiences on %s: %d customers in %d audiences (%.1f s) -> %s", as_of.date(),
              len(audiences), audiences[AU.AUDIENCE].nunique(), seconds, folder)  # fmt: skip
     return {"rows": len(audiences), "report": report, "seconds": seconds, "path": str(folder)}
 
 
-def _audience_sends(contacts_path: Path, cfg: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """retail-brain's own audience sends (``contacts.parquet``) as campaigns: one per audience
+def _audience_sends(paths: Mapping, cfg: Mapping) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """retail-brain's own audience sends (the ``contacts`` output) as campaigns: one per audience
     and day, its window the ``window_days`` after the send, its cost ``cost_per_contact``."""
-    if not cfg.get("enabled") or not contacts_path.exists():
+    contacts = outputs.read_if_exists(paths, "contacts") if cfg.get("enabled") else None
+    if contacts is None:
         return TB.empty("campaigns"), TB.empty("campaign_members")
-    contacts = pd.read_parquet(contacts_path)
     day = pd.to_datetime(contacts[AU.AS_OF]).dt.normalize()
     cid = contacts[AU.AUDIENCE].astype(str) + "@" + day.dt.strftime("%Y-%m-%d")
     members = pd.DataFrame({C.CAMPAIGN_ID: cid, C.CUSTOMER_ID: contacts[C.CUSTOMER_ID].astype(str),
@@ -185,9 +177,8 @@ def run_measure(config: Mapping) -> dict:
         if TB.table_files(tables, "campaign_members")
         else None
     )
-    out_dir = Path(paths["marketing"]) / "campaigns"
-    own, own_members = _audience_sends(Path(paths["marketing"]) / "contacts.parquet",
-                                       cfg["audience_sends"])  # fmt: skip
+    out_dir = outputs.path(paths, "campaign_results").parent
+    own, own_members = _audience_sends(paths, cfg["audience_sends"])
     parts = [c for c in (campaigns, own) if c is not None and len(c)]
     if not parts:
         log.warning("no campaigns in %s and no audience sends: nothing to measure (map campaign "
@@ -223,7 +214,8 @@ def run_measure(config: Mapping) -> dict:
         customers = pd.Index(lines[C.CUSTOMER_ID].unique())
         del tx
         tracking = config["tracking"]
-        configure(tracking["uri"], "campaigns", tracking["artifact_root"])
+        spec = TaskSpec.from_config(config["tasks"]["campaigns"])
+        configure(tracking["uri"], spec.experiment, tracking["artifact_root"])
     now = None
     for camp in ready:
         cid = camp[C.CAMPAIGN_ID]
@@ -254,7 +246,6 @@ def run_measure(config: Mapping) -> dict:
                  "%.2f] — %s", cid, row["method"].split(":")[0], row["revenue_per_customer"],
                  row["revenue_lo"], row["revenue_hi"], row["revenue_p"], row["roi"],
                  row["roi_lo"], row["roi_hi"], row["verdict"])  # fmt: skip
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = {
         "results": pd.DataFrame(results),
         "power": pd.concat(powers, ignore_index=True) if powers else pd.DataFrame(),
@@ -264,11 +255,7 @@ def run_measure(config: Mapping) -> dict:
         "not_measured": pd.DataFrame(skipped, columns=[C.CAMPAIGN_ID, "reason"]),
     }
     for name, frame in written.items():
-        tmp = out_dir / f"{name}.parquet.tmp"
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(out_dir / f"{name}.parquet")  # readers never see half a file
-        if name != "qini_curves":
-            to_csv(frame, out_dir / f"{name}.csv")
+        outputs.write(paths, CAMPAIGN_OUTPUTS[name], frame)
     seconds = time.perf_counter() - t0
     log.info("measured %d of %d campaigns in %.1f s -> %s", len(results), len(campaigns), seconds,
              out_dir)  # fmt: skip
