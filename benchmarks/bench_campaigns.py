@@ -21,20 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 from src.features import columns as C
 from src.features.adapters import synthetic as S
 from src.marketing import campaigns as K
 from src.marketing import uplift as UP
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 CFG = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "measure" / "default.yaml"))
 TRUTH = {"revenue": "revenue_per_customer", "orders": "orders_per_customer"}
 

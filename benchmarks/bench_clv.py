@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 from src.features.tables import read_table
 from src.marketing import clv
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 TABLES = REPO / "data" / "processed"
 SPLITS = {"validation": ("2010-12-01", "2011-06-01"), "test": ("2011-06-01", "2011-12-09")}
 MODELS = ("bg_nbd", "pareto_nbd")

@@ -24,10 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 TARGET_S, TARGET_GB = 60.0, 3.0
 
 PEER = """

@@ -28,147 +28,25 @@ import argparse
 import json
 import logging
 import os
-import threading
 import time
 import warnings
-from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 
-from benchmarks.report import write_section
+from benchmarks.common import DAILY, OUT, H, our_models, timed, write_section
 from src.features import columns as C
-from src.features.panel import calendar_features
 from src.forecast.backtest import BacktestSpec, backtest, known_future
 from src.forecast.baselines import EmpiricalQuantiles
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column
-from src.forecast.pipeline import model_factories
 from src.forecast.task import choice_tags
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-OUT = REPO / "benchmarks" / "out"
-H = 28
 LEVELS = (1, 5, 33, 50)  # central interval levels -> quantile pairs (0.495/0.505 unused)
 LEVEL_OF = {0.005: 99, 0.025: 95, 0.165: 67, 0.25: 50}
 log = logging.getLogger("bench_forecast")
 
 
-# --- data -------------------------------------------------------------------------------------
-
-
-def online_retail_lines() -> pd.DataFrame:
-    """Merchandise sale lines of both UCI files, per the protocol above (``ds``, ``revenue``)."""
-    raw = REPO / "data" / "raw"
-    a = pd.read_parquet(raw / "online_retail_ii_2009_2010.parquet").rename(
-        columns={"Invoice": "InvoiceNo", "Price": "UnitPrice", "Customer ID": "CustomerID"}
-    )
-    b = pd.read_parquet(raw / "online_retail.parquet")
-    d = pd.concat([a[a.InvoiceDate < "2010-12-01"], b], ignore_index=True)
-    d = d[~d.InvoiceNo.str.startswith("C") & (d.Quantity > 0) & (d.UnitPrice > 0)]
-    d = d[d.StockCode.str.match(r"^\d{5}[A-Za-z]{0,2}$")]
-    d["ds"] = d.InvoiceDate.dt.normalize().astype("datetime64[ns]")
-    d["revenue"] = d.Quantity * d.UnitPrice
-    return d
-
-
-def online_retail() -> dict:
-    d = online_retail_lines()
-    daily = (
-        d.groupby(["StockCode", "ds"])
-        .agg(y=("Quantity", "sum"), revenue=("revenue", "sum"))
-        .reset_index()
-    )
-    train_end, test_start, test_end = (
-        pd.Timestamp("2011-11-11"),
-        pd.Timestamp("2011-11-12"),
-        pd.Timestamp("2011-12-09"),
-    )
-    last_year = daily[(daily.ds > train_end - pd.Timedelta(days=365)) & (daily.ds <= train_end)]
-    top = last_year.groupby("StockCode").revenue.sum().nlargest(1000).index
-    daily = daily[daily.StockCode.isin(top)]
-    dates = pd.date_range(d.ds.min(), test_end, freq="D")
-    grid = pd.MultiIndex.from_product([sorted(top), dates], names=[C.UNIQUE_ID, C.DS])
-    panel = (
-        daily.rename(columns={"StockCode": C.UNIQUE_ID})
-        .set_index([C.UNIQUE_ID, C.DS])
-        .reindex(grid)
-    )
-    panel["y"] = panel["y"].fillna(0.0)
-    panel[C.PRICE] = (
-        (panel["revenue"] / panel["y"].where(panel["y"] > 0))
-        .groupby(level=0)
-        .ffill()
-        .groupby(level=0)
-        .bfill()
-    )
-    panel = panel.drop(columns="revenue").reset_index()
-    panel = panel.merge(calendar_features(panel[C.DS], "D", "GB"), on=C.DS, how="left")
-    train = panel[panel[C.DS] <= train_end].reset_index(drop=True)
-    test = panel[(panel[C.DS] >= test_start) & (panel[C.DS] <= test_end)].reset_index(drop=True)
-    static = pd.DataFrame({C.UNIQUE_ID: sorted(top)})
-    static[C.CATEGORY] = static[C.UNIQUE_ID].str[:3]  # StockCode families (first digits)
-    known = ("dow", "week", "month", "day", "holiday")
-    return {"train": train, "test": test, "static": static, "known": known, "final": None}
-
-
-def m5_subset() -> dict:
-    from src.features.adapters import m5
-
-    hist, static, future = m5.panel(SHARED)
-    static = static.rename(columns={"dept_id": C.CATEGORY})[[C.UNIQUE_ID, C.CATEGORY]]
-    cut = pd.Timestamp("2016-04-24")  # d_1913
-    known = ("price", "price_ratio", "snap", "event", "dow", "month")
-    return {
-        "train": hist[hist[C.DS] <= cut].reset_index(drop=True),
-        "test": hist[hist[C.DS] > cut].reset_index(drop=True),
-        "static": static,
-        "known": known,
-        "final": (hist, future),  # refit on d_1..d_1941, forecast d_1942..d_1969
-    }
-
-
 # --- measuring --------------------------------------------------------------------------------
-
-
-class PeakMemory:
-    """Peak resident memory of this process while the block runs (sampled every 20 ms)."""
-
-    def __enter__(self):
-        self.proc = psutil.Process(os.getpid())
-        self.peak = self.proc.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak_gb = self.peak / 1024**3
-
-
-DAILY = {"online_retail": online_retail, "m5_subset": m5_subset}  # the daily-protocol data sets
-
-
-def validation_spec(data: dict, windows: int) -> BacktestSpec:
-    """The ``windows`` 28-day windows ending where ``data``'s test window starts: where
-    configuration choices (ensemble members, a study's trial) are made, never on the test."""
-    return BacktestSpec(horizon=H, windows=windows, step=H, known_covariates=data["known"])
-
-
-def timed(fn: Callable[[], pd.DataFrame]) -> tuple[pd.DataFrame, float, float]:
-    with PeakMemory() as mem:
-        t = time.perf_counter()
-        out = fn()
-        seconds = time.perf_counter() - t
-    return out, seconds, mem.peak_gb
 
 
 # --- peers ------------------------------------------------------------------------------------
@@ -246,21 +124,9 @@ def mlforecast_peer(train: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, float,
 # --- ours -------------------------------------------------------------------------------------
 
 
-def our_models(names: list[str], overrides: list[str]) -> dict[str, Callable]:
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        cfg = compose("train_forecast", ["granularity=sku_daily", *overrides])
-    fc = OmegaConf.to_container(cfg.forecast, resolve=True)
-    return model_factories(fc, names, "D", M5_QUANTILES)
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description="forecasting benchmark")
-    parser.add_argument(
-        "--dataset", choices=["online_retail", "m5_subset", "m5_monthly"], default="online_retail"
-    )
+    parser.add_argument("--dataset", choices=sorted(DAILY), default="online_retail")
     parser.add_argument(  # every model the BENCHMARKS tables show: `make bench-forecast` re-makes them
         "--models",
         default="exp_smoothing,croston_sba,tsb,lightgbm,lightgbm_direct,lstm,tft,ensemble,hierarchical",
@@ -268,13 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--override", action="append", default=[], help="Hydra override of the forecast config"
     )
-    args, rest = parser.parse_known_args(argv)
-    if args.dataset == "m5_monthly":  # its own protocol: 30,490 series, twelve levels
-        from benchmarks import bench_m5_monthly
-
-        return bench_m5_monthly.main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     warnings.filterwarnings("ignore")
     t_start = time.perf_counter()

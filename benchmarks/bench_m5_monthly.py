@@ -34,8 +34,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from benchmarks.bench_forecast import OUT, SHARED, timed
-from benchmarks.report import write_section
+from benchmarks.common import OUT, SHARED, timed, write_section
 from src.features import columns as C
 from src.forecast.hierarchy import Hierarchical, Hierarchy
 from src.forecast.lgbm import DirectLightGBMForecaster

@@ -31,14 +31,12 @@ import argparse
 import json
 import logging
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from benchmarks.bench_forecast import online_retail, online_retail_lines
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, online_retail, online_retail_lines, write_section
 from src.forecast.metrics import M5_QUANTILES
 from src.forecast.pipeline import forecasts_period_sums, model_factories
 from src.policy.evaluate import (
@@ -52,8 +50,6 @@ from src.policy.levels import PolicySpec
 from src.policy.plots import family, tradeoff
 from src.policy.simulate import Plan, SimSettings, simulate
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 DOC_IMG = REPO / "docs" / "img"
 TEST_START, VAL_START, DAYS = pd.Timestamp("2011-09-10"), pd.Timestamp("2011-06-11"), 91
 LEAD, REVIEW = 7, 7

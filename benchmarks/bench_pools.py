@@ -19,7 +19,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 from src.compute import DaskBackend, LocalBackend, use
 from src.features import columns as C
 from src.features.sets import open_store
@@ -27,9 +27,6 @@ from src.forecast.backtest import backtest
 from src.forecast.partitioned import revenue_classes
 from src.forecast.pipeline import demand, model_factories
 from src.forecast.task import backtest_spec
-
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 
 
 def main() -> None:

@@ -40,8 +40,7 @@ import optuna
 import pandas as pd
 from omegaconf import OmegaConf
 
-from benchmarks.bench_forecast import PeakMemory
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, PeakMemory, write_section
 from src.features import columns as C
 from src.features.interactions import interactions
 from src.features.lifecycle import lifecycle_stages
@@ -54,8 +53,6 @@ from src.recsys.metrics import catalogue_coverage, novelty, per_customer
 from src.tracking.bootstrap import paired_bootstrap
 from src.tracking.candidates import factories, with_params
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 RECSYS_CONF = (
     REPO / "conf" / "recsys" / "default.yaml"
 )  # what train_recsys trains, and how it promotes

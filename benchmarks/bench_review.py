@@ -13,15 +13,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 from src.tracking.bootstrap import paired_bootstrap
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 GAINS = (0.0, 0.01, 0.02, 0.04, 0.06)
 
 

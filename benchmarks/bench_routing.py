@@ -23,19 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, write_section
 from src.policy.levels import poisson_levels, whole_units
 from src.routing import clairvoyant as CV
 from src.routing import policies as P
 from src.routing import scenario as SC
 from src.routing.simulate import clairvoyant, orders_of, simulate
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 RESERVE = 0.95  # stores keep their walk-in demand quantile at this level
 
 

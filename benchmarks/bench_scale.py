@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
 
-from benchmarks.report import write_section
+from benchmarks.common import OUT, REPO, write_section
 from src.compute import DaskBackend, LocalBackend, use
 from src.features import columns as C
 from src.features.classes import series_revenue
@@ -47,8 +47,6 @@ from src.features.store import bucket
 from src.features.validation import schema_failures, transactions_schema
 from src.forecast.pipeline import model_factories
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "benchmarks" / "out"
 START = "2023-01-01"
 HORIZON = 28
 TARGET_LINEAR, TARGET_16X_MIN, TARGET_DASK_OVERHEAD = 1.25, 40.0, 1.3

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from benchmarks.bench_forecast import DAILY, OUT, our_models, validation_spec
+from benchmarks.common import DAILY, OUT, our_models, validation_spec
 from src.features import columns as C
 from src.forecast.backtest import backtest
 from src.forecast.metrics import M5_QUANTILES, Y_HAT, evaluate, quantile_column

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 import mlflow
 import pandas as pd
 
-from benchmarks.bench_forecast import DAILY, OUT, REPO, our_models, validation_spec
+from benchmarks.common import DAILY, OUT, REPO, our_models, validation_spec
 from src.forecast.backtest import BacktestSpec, backtest
 from src.tracking import configure
 from src.tracking.runs import git_commit
