@@ -7,31 +7,10 @@ python -m pipelines.compare task=forecast 'compare.run_ids=[<id>,<id>]' compare.
 python -m pipelines.compare task=forecast 'compare.series=[85123A,22423]'   # plot these series
 """
 
-from __future__ import annotations
-
-import logging
-import os
-
-import mlflow
-from omegaconf import DictConfig, OmegaConf
-
 from pipelines.entry import entry_point
-from src.review.compare import compare_runs
-from src.tracking.tasks import select
+from src.review.compare import run_compare
 
-log = logging.getLogger(__name__)
-
-
-def run(cfg: DictConfig) -> dict:
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a clean table
-    config = OmegaConf.to_container(cfg, resolve=True)
-    spec = select(config["tasks"], cfg.task)
-    mlflow.set_tracking_uri(cfg.tracking.uri)
-    return compare_runs(mlflow.MlflowClient(), spec, config["compare"])
-
-
-main = entry_point("compare", run)
-
+run, main = entry_point("compare", run_compare)
 
 if __name__ == "__main__":
     main()

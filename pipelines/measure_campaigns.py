@@ -5,24 +5,10 @@ python -m pipelines.measure_campaigns measure.attribution_days=14 measure.margin
 python -m pipelines.measure_campaigns paths.output=data/processed/synthetic   # another dataset
 """
 
-from __future__ import annotations
-
-import logging
-
-from omegaconf import DictConfig, OmegaConf
-
 from pipelines.entry import entry_point
 from src.marketing.pipeline import run_measure
 
-log = logging.getLogger(__name__)
-
-
-def run(cfg: DictConfig) -> dict:
-    return run_measure(OmegaConf.to_container(cfg, resolve=True))
-
-
-main = entry_point("measure_campaigns", run)
-
+run, main = entry_point("measure_campaigns", run_measure)
 
 if __name__ == "__main__":
     main()

@@ -5,24 +5,10 @@ RETAIL_BRAIN_WEBHOOK_URL=http://127.0.0.1:9000/hook python -m pipelines.monitor
 python -m pipelines.monitor monitor.cooldown_hours=0 'monitor.rules=[]'
 """
 
-from __future__ import annotations
-
-import logging
-
-from omegaconf import DictConfig, OmegaConf
-
 from pipelines.entry import entry_point
 from src.monitor.pipeline import run_monitor
 
-log = logging.getLogger(__name__)
-
-
-def run(cfg: DictConfig) -> dict:
-    return run_monitor(OmegaConf.to_container(cfg, resolve=True))
-
-
-main = entry_point("monitor", run)
-
+run, main = entry_point("monitor", run_monitor)
 
 if __name__ == "__main__":
     main()

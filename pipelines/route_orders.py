@@ -11,20 +11,10 @@ delivery; Parquet + CSV), ``routing_summary`` and the ``routing_snapshot`` POST 
 from, and ``<routing>/rejects.csv``.
 """
 
-from __future__ import annotations
-
-from omegaconf import DictConfig, OmegaConf
-
 from pipelines.entry import entry_point
 from src.routing.batch import route_orders
 
-
-def run(cfg: DictConfig) -> dict:
-    return route_orders(OmegaConf.to_container(cfg, resolve=True))
-
-
-main = entry_point("route_orders", run)
-
+run, main = entry_point("route_orders", route_orders)
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import time
 
-from omegaconf import DictConfig
-
 from pipelines import (
     audiences,
     build_features,
@@ -24,7 +22,6 @@ from pipelines import (
     train_recsys,
 )
 from pipelines.entry import entry_point
-from src.compute import with_backend
 
 log = logging.getLogger(__name__)
 STEPS = [
@@ -40,26 +37,24 @@ STEPS = [
 ]
 
 
-@with_backend
-def run(cfg: DictConfig) -> dict:
+def run_steps(config: dict) -> dict:
     known = [name for name, _ in STEPS]
-    unknown = [s for s in cfg.steps if s not in known]
+    unknown = [s for s in config["steps"] if s not in known]
     if unknown:
         raise ValueError(f"steps {unknown} unknown; the steps are {known}")
-    steps = [(name, step) for name, step in STEPS if name in set(cfg.steps)]
+    steps = [(name, step) for name, step in STEPS if name in set(config["steps"])]
     results = {}
     t0 = time.perf_counter()
     for i, (name, step) in enumerate(steps, 1):
         log.info("[step %d/%d] %s ...", i, len(steps), name)
         t = time.perf_counter()
-        results[name] = step(cfg)
+        results[name] = step(config)
         log.info("[step %d/%d] %s done in %.1f s", i, len(steps), name, time.perf_counter() - t)
     log.info("all %d steps done in %.1f s", len(steps), time.perf_counter() - t0)
     return results
 
 
-main = entry_point("run", run)
-
+run, main = entry_point("run", run_steps, backend=True)
 
 if __name__ == "__main__":
     main()

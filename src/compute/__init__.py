@@ -15,7 +15,6 @@ from src.compute.backend import (
     from_config,
     session,
     use,
-    with_backend,
 )
 
 __all__ = [
@@ -28,5 +27,4 @@ __all__ = [
     "from_config",
     "session",
     "use",
-    "with_backend",
 ]

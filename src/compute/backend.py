@@ -11,7 +11,6 @@ items; results come back in the order of the items, so both backends give the sa
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from abc import ABC, abstractmethod
@@ -236,19 +235,3 @@ def session(cfg: Mapping | None) -> Iterator[Backend]:
             yield backend
     finally:
         backend.close()
-
-
-def with_backend(run: Callable) -> Callable:
-    """Decorate a pipeline's ``run(cfg)``: it runs inside :func:`session` of ``cfg.backend``."""
-
-    @functools.wraps(run)
-    def wrapper(cfg, *args, **kwargs):
-        backend_cfg = cfg.get("backend") if hasattr(cfg, "get") else None
-        if backend_cfg is not None and not isinstance(backend_cfg, dict):
-            from omegaconf import OmegaConf
-
-            backend_cfg = OmegaConf.to_container(backend_cfg, resolve=True)
-        with session(backend_cfg):
-            return run(cfg, *args, **kwargs)
-
-    return wrapper

@@ -333,3 +333,18 @@ def write_ingest(result: IngestResult, output: str | Path) -> Path:
         partition_rows=partition_rows,
     )
     return output
+
+
+def run_ingest(config: Mapping) -> dict:
+    """`make ingest`: the configured data source (``data``) through validation into the canonical
+    tables; prints the summary, returns the ingest report."""
+    from hydra.utils import instantiate
+
+    from src.features.identity import identity_salt
+    from src.features.report import format_ingest_summary
+
+    options = IngestOptions(**config["ingest"], identity_salt=identity_salt())
+    result = instantiate(config["data"], _partial_=True)(options=options)
+    output = write_ingest(result, config["paths"]["output"])
+    print(format_ingest_summary(result.report, output), flush=True)
+    return result.report

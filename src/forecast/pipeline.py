@@ -19,11 +19,11 @@ from hydra.utils import get_class
 
 from src import outputs
 from src.features import columns as C
-from src.features.sets import demand_set
+from src.features.sets import demand_set, open_store
 from src.features.store import FeatureStore
 from src.forecast.task import ForecastTask, backtest_spec, select_series
 from src.tracking import CHAMPION, configure
-from src.tracking.candidates import factories
+from src.tracking.candidates import factories, with_params
 from src.tracking.experiment import train_register_promote
 from src.tracking.leaderboard import format_leaderboard
 from src.tracking.tasks import TaskSpec
@@ -164,3 +164,26 @@ def train_forecasts(
         "forecast_path": str(path),
         "levels_path": str(levels_path) if levels is not None else None,
     }
+
+
+def run_train_forecast(config: Mapping) -> dict:
+    """`make train-forecast`: the configured forecasters backtested, tracked, registered and
+    promoted on the granularity's demand set; the champion's forecast written."""
+    store = open_store(config["features"], config["paths"]["features"], config["paths"]["tables"])
+    task = forecast_task(store, config["features"], config["granularity"],
+                         TaskSpec.from_config(config["tasks"]["forecast"]),
+                         config["forecast"]["quantiles"])  # fmt: skip
+    return train_forecasts(task, config["forecast"], config["tracking"], config)
+
+
+def tuning_target(config: Mapping, store: FeatureStore, spec: TaskSpec, model: str):
+    """What a study of ``model`` tunes: the forecast task and ``params -> model factory``."""
+    fcfg = config["forecast"]
+    task = forecast_task(store, config["features"], config["granularity"], spec,
+                         fcfg["quantiles"])  # fmt: skip
+
+    def make_with(params):
+        entries = {**fcfg, "models": with_params(fcfg["models"], model, params)}
+        return model_factories(entries, [model], task.freq, task.quantiles)[model]
+
+    return task, make_with

@@ -28,7 +28,7 @@ import pandas as pd
 
 from src import outputs
 from src.features import columns as C
-from src.features.sets import CatalogSet
+from src.features.sets import CatalogSet, open_store
 from src.features.store import FeatureStore, combine
 from src.features.tables import fingerprint, table_files
 from src.forecast.pipeline import demand, forecasts_period_sums, model_factories
@@ -203,3 +203,11 @@ def track(config: Mapping, plan: Plan, sim_table, sim, files, fingerprint: str) 
                     # per series, so two policies can be compared with a paired bootstrap
                     mlflow.log_table(sim[r.policy].per_series, artifact_file=spec.evidence.artifact)
         return run.info.run_id
+
+
+def run_plan(config: Mapping) -> dict:
+    """`make plan`: the plan from the champion's forecast, features and stock."""
+    paths = config["paths"]
+    return plan_inventory(
+        config, open_store(config["features"], paths["features"], paths["tables"])
+    )

@@ -21,14 +21,14 @@ from src import outputs
 from src.compute import current, describe_ids
 from src.features import columns as C
 from src.features.lifecycle import lifecycle_stages
-from src.features.sets import CatalogSet, customer_set, interaction_set
+from src.features.sets import CatalogSet, customer_set, interaction_set, open_store
 from src.features.store import FeatureStore, bucket, combine
 from src.recsys.base import RANK
 from src.recsys.evaluation import holdout
 from src.recsys.rules import allowed_items
 from src.recsys.task import RecsysTask, cutoff_of
 from src.tracking import CHAMPION, configure
-from src.tracking.candidates import factories
+from src.tracking.candidates import factories, with_params
 from src.tracking.experiment import train_register_promote
 from src.tracking.leaderboard import format_leaderboard
 from src.tracking.tasks import TaskSpec
@@ -141,3 +141,24 @@ def train_recommenders(
         flush=True,
     )
     return {"leaderboard": board, "decision": decision, "recommendations_path": str(path)}
+
+
+def run_train_recsys(config: Mapping) -> dict:
+    """`make train-recsys`: the configured recommenders evaluated on the temporal holdout,
+    tracked, registered and promoted; the champion's recommendations written."""
+    store = open_store(config["features"], config["paths"]["features"], config["paths"]["tables"])
+    task = recsys_task(store, config["features"], config["recsys"],
+                       TaskSpec.from_config(config["tasks"]["recsys"]))  # fmt: skip
+    return train_recommenders(task, config["recsys"], config["tracking"], config)
+
+
+def tuning_target(config: Mapping, store: FeatureStore, spec: TaskSpec, model: str):
+    """What a study of ``model`` tunes: the recsys task and ``params -> model factory``."""
+    rcfg = config["recsys"]
+    task = recsys_task(store, config["features"], rcfg, spec)
+
+    def make_with(params):
+        entries = {**rcfg, "models": with_params(rcfg["models"], model, params)}
+        return model_factories(entries, [model])[model]
+
+    return task, make_with

@@ -128,3 +128,17 @@ def evidence_figures(client, spec: TaskSpec, c, board, champ, units, names, note
             else artifact_png(client, rid, "plots/forecast_vs_actual.png")
         )
     return figures
+
+
+def run_compare(config: Mapping) -> dict:
+    """`make compare task=…`: the task's runs compared (leaderboard, evidence, HTML report)."""
+    import os
+
+    import mlflow
+
+    from src.tracking.tasks import select
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a clean table
+    spec = select(config["tasks"], config["task"])
+    mlflow.set_tracking_uri(config["tracking"]["uri"])
+    return compare_runs(mlflow.MlflowClient(), spec, config["compare"])

@@ -30,7 +30,7 @@ from mlflow import MlflowClient
 
 from src import outputs
 from src.features import columns as C
-from src.features.sets import CatalogSet, channel_skus, customer_set
+from src.features.sets import CatalogSet, channel_skus, customer_set, open_store
 from src.features.store import FeatureSet, FeatureStore, combine
 from src.features.tables import fingerprint, table_files
 from src.inventory.stock import read_inventory
@@ -300,3 +300,30 @@ def summary(result: Mapping) -> str:
         )
     lines.append(f"  in {result['seconds']} s; serve both with `make serve`")
     return "\n".join(lines)
+
+
+def recsys_sources(config: Mapping) -> RecsysSources:
+    """The feature sets and stock table the recommendation bundle is built from."""
+    features, paths = config["features"], config["paths"]
+    store = open_store(features, paths["features"], paths["tables"])
+    return RecsysSources.from_store(store, features, paths["tables"])
+
+
+def run_build_services(config: Mapping) -> dict:
+    """`make build-services`: both champions imported into the BentoML store and both Bentos
+    built, offline (``serving.bentoml_home``)."""
+    os.environ["BENTOML_HOME"] = str(Path(config["serving"]["bentoml_home"]).resolve())
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "True")  # offline: no usage analytics
+    result = build_services(
+        tracking_uri=config["tracking"]["uri"],
+        recsys=recsys_sources(config),
+        paths=config["paths"],
+        recsys_name=config["tasks"]["recsys"]["registered_model"],
+        forecast_name=config["tasks"]["forecast"]["registered_model"],
+        level=config["granularity"]["level"],
+        network_location=config["policy"]["network_location"],
+        channel_days=int(config["serving"]["channel_days"]),
+        precompute_k=int(config["serving"]["precompute_k"]),
+    )
+    print(summary(result), flush=True)
+    return result

@@ -18,8 +18,8 @@ import mlflow
 from mlflow import MlflowClient
 
 from src.tracking.bootstrap import paired_bootstrap
-from src.tracking.runs import unit_series
-from src.tracking.tasks import Evidence, TaskSpec
+from src.tracking.runs import configure, unit_series
+from src.tracking.tasks import Evidence, TaskSpec, select
 
 log = logging.getLogger(__name__)
 
@@ -213,3 +213,13 @@ def _evidence(client: MlflowClient, rule: PromotionRule, current, best) -> tuple
             f"guard {metric} worse by {worse:+.4f} {'<=' if passed else '>'} {g['tolerance']}"
         )
     return ok, "; ".join(why) if why else "no significance test or guards configured", evidence
+
+
+def run_promote(config: Mapping) -> dict:
+    """`make promote task=…`: re-apply the task's promotion rule to its registered versions."""
+    spec = select(config["tasks"], config["task"], need_registry=True)
+    tracking = config["tracking"]
+    configure(tracking["uri"], spec.experiment, tracking["artifact_root"])
+    decision = promote(spec.registered_model, PromotionRule.for_task(spec))
+    print(json.dumps(decision, indent=2, default=str), flush=True)
+    return decision

@@ -162,3 +162,14 @@ def run_study(
             }
         )
     return study
+
+
+def study_settings(config: dict, task: str) -> dict:
+    """The tune settings, with a forecast study's data cut in its name: a study tuned on demand up
+    to ``granularity.until`` is a different study from one on all of it, so the two never resume
+    (and mix trials of) each other."""
+    settings = dict(config["tune"])
+    until = config["granularity"].get("until") if task == "forecast" else None
+    if until and f"until={until}" not in str(settings["study_name"]):
+        settings["study_name"] = f"{settings['study_name']}-until={until}"
+    return settings

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from pipelines import build_features, ingest, run
+from src import outputs
 from src.features import columns as C
 from src.features.sets import demand_set, interaction_set
 from src.features.store import FeatureStore
@@ -162,6 +164,16 @@ def test_ingest_then_features_on_the_uci_sample(tmp_path, uci_sample):
     assert set(rfm[C.LIFECYCLE]) <= {"new", "active", "at_risk", "dormant"}
     events = store.get(interaction_set(c.features)).read("interactions")
     assert events[C.CUSTOMER_ID].isin(set(rfm[C.CUSTOMER_ID])).all()
+    # every output the run wrote meets its declared schema (src/outputs), and carries its lineage
+    paths = OmegaConf.to_container(c.paths, resolve=True)
+    report = outputs.check_all(paths, {})
+    assert not {f: p for f, p in report.items() if p}, report
+    for name in ("recommendations", "suggestions", "transfers", "plan_simulation", "clv",
+                 "audiences", "contacts", "kpis"):  # fmt: skip
+        assert outputs.exists(paths, name), name
+    assert outputs.instances(paths, "forecast_archive", registered="forecast_sku_D")
+    made = outputs.lineage(paths, "forecast", registered="forecast_sku_D")
+    assert made["run_id"] and made["features"] and made["version"]
 
 
 def test_features_on_synthetic_data_in_process(tmp_path):

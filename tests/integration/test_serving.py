@@ -368,18 +368,16 @@ def test_fuzzing_the_openapi_spec_finds_no_5xx(stack, svc):
 
 
 def test_make_serve_knows_when_the_bentos_are_outdated(stack):
-    from pipelines.build_services import recsys_sources
-    from pipelines.serve import bento_labels
-    from src.serve.package import sources, stale
+    from src.serve.launch import bento_labels
+    from src.serve.package import recsys_sources, sources, stale
 
     tmp = stack["tmp"]
     env = {**os.environ, "BENTOML_HOME": str(tmp / "bentoml")}
     labels = {name: bento_labels(env, f"retail-brain-{name}") for name in ("recsys", "planner")}
     uri = f"sqlite:///{tmp}/mlruns/mlflow.db"
     cfg = compose("build_services", stack["paths"])
-    inputs = recsys_sources(cfg)
-    now = sources(uri, inputs, OmegaConf.to_container(cfg.paths, resolve=True), "recsys",
-                  "forecast_sku_D")  # fmt: skip
+    config = OmegaConf.to_container(cfg, resolve=True)
+    now = sources(uri, recsys_sources(config), config["paths"], "recsys", "forecast_sku_D")
     assert stale(now["recsys"], labels["recsys"]) is None
     assert stale(now["planner"], labels["planner"]) is None
     changed = {**now["planner"], "source_fingerprint": "0" * 16}  # a new plan was written

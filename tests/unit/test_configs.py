@@ -27,7 +27,7 @@ def test_the_entry_configs_are_the_pipelines():
 
     named = {}
     for p in (REPO / "pipelines").glob("*.py"):
-        m = re.search(r'^main = entry_point\("(\w+)", run\)$', p.read_text(), re.M)
+        m = re.search(r'^run, main = entry_point\("(\w+)"', p.read_text(), re.M)
         if m:
             named[p.stem] = m.group(1)
     assert {s: c for s, c in named.items() if s != "serve"} == {c: c for c in ENTRY_CONFIGS}

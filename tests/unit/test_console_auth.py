@@ -37,7 +37,7 @@ def test_bad_user_files_are_refused_with_the_line():
 
 
 def test_first_start_creates_an_admin_once_and_logs_no_password(tmp_path, monkeypatch, caplog):
-    from pipelines.console import bootstrap_users
+    from src.console.launch import bootstrap_users
 
     monkeypatch.delenv(auth.ENV_USERS, raising=False)
     monkeypatch.delenv(auth.ENV_USERS_FILE, raising=False)
