@@ -25,8 +25,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-VOLATILE_KEYS = {"written", "generation", "seconds", "built", "created", "time_s"}
+# keys that hold when a run happened, or a fingerprint of canonical-table files whose footers
+# carry each write's random generation: they differ between two runs of the same code
+VOLATILE_KEYS = {"written", "generation", "seconds", "built", "created", "time_s",
+                 "source_fingerprint"}  # fmt: skip
 SKIP_DIRS = {".staging", ".incoming"}
+HIVE_FILE = re.compile(r"[0-9a-f]{32}-\d+\.parquet")
+
+
+def _version_free(rel: str, versions: dict[str, set[str]]) -> str:
+    """``features/<set>/<version>/…`` -> ``features/<set>/<version>/…`` with the version replaced
+    by ``*`` when the set has one version: versions carry the canonical tables' fingerprint, and
+    each ingest writes a new generation into the tables' footers, so two runs of the same code
+    name the same feature set differently."""
+    parts = rel.split("/")
+    if len(parts) > 3 and parts[0] == "features" and len(versions.get(parts[1], ())) == 1:
+        parts[2] = "*"
+    if len(parts) > 1 and "=" in parts[-2] and HIVE_FILE.fullmatch(parts[-1]):
+        parts[-1] = "*.parquet"  # a Hive partition's file, named by pyarrow with a random uuid
+    return "/".join(parts)
 
 
 def _files(root: Path) -> dict[str, Path]:
@@ -38,7 +55,12 @@ def _files(root: Path) -> dict[str, Path]:
         if p.suffix in {".db", ".npy", ".png", ".lock"} or rel.endswith("-journal"):
             continue  # stores and pictures: compared through what they feed, not byte by byte
         out[rel] = p
-    return out
+    versions: dict[str, set[str]] = {}
+    for rel in out:
+        parts = rel.split("/")
+        if len(parts) > 3 and parts[0] == "features":
+            versions.setdefault(parts[1], set()).add(parts[2])
+    return {_version_free(rel, versions): p for rel, p in out.items()}
 
 
 def _scrub(value):
@@ -75,6 +97,13 @@ def _frame_diff(a: pd.DataFrame, b: pd.DataFrame, rtol: float) -> str | None:
     return "values differ: " + ", ".join(bad) if bad else None
 
 
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str)
+    except pd.errors.EmptyDataError:  # an empty table written without a header
+        return pd.DataFrame()
+
+
 def compare(before: Path, after: Path, rtol: float = 1e-6) -> dict:
     fa, fb = _files(before), _files(after)
     report = {"only_before": sorted(set(fa) - set(fb)), "only_after": sorted(set(fb) - set(fa))}
@@ -88,7 +117,7 @@ def compare(before: Path, after: Path, rtol: float = 1e-6) -> dict:
             ja, jb = _scrub(json.loads(a.read_text())), _scrub(json.loads(b.read_text()))
             why = None if ja == jb else "JSON differs (run-time keys dropped)"
         elif a.suffix == ".csv":
-            why = _frame_diff(pd.read_csv(a, dtype=str), pd.read_csv(b, dtype=str), rtol)
+            why = _frame_diff(_read_csv(a), _read_csv(b), rtol)
         elif a.suffix in {".html", ".txt", ".log"}:
             strip = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}[^<\s]*|\d+\.\d+ s\b")
             ta, tb = strip.sub("", a.read_text()), strip.sub("", b.read_text())
