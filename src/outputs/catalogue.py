@@ -131,6 +131,8 @@ OUTPUTS: dict[str, Output] = {
         Output("routing_assignments", "routing", "assignments.parquet", S.assignments,
                "make route-orders", keys=("order_id", "line"), csv=True,
                description="the node that ships each order line, with cost and delivery"),
+        Output("routing_rejects", "routing", "rejects.parquet", S.rejects, "make route-orders",
+               csv=True, description="order, network and stock rows refused, with file and rule"),
         Output("routing_summary", "routing", "summary.json", None, "make route-orders",
                kind="json", description="the batch's cost, service and peers"),
         Output("routing_snapshot", "routing", "service", None, "make route-orders",

@@ -148,3 +148,9 @@ def kpis() -> pa.DataFrameSchema:
             "value": _num(),
         }
     )
+
+
+def rejects() -> pa.DataFrameSchema:
+    """One row per refused source row: which file and row, the column, the rule, the value."""
+    return _frame({"source_file": _id(), "source_row": pa.Column(int, coerce=True),
+                   "column": pa.Column(str), "rule": _id()})  # fmt: skip

@@ -182,7 +182,7 @@ def route_orders(config: Mapping) -> dict:
     write_snapshot(outputs.path(paths, "routing_snapshot"), network, skus, avail, lam)
     assignments = pd.DataFrame(rows)
     outputs.write(paths, "routing_assignments", assignments)
-    to_csv(rejects.to_frame(), out_dir / "rejects.csv")
+    outputs.write(paths, "routing_rejects", rejects.to_frame())
     summary = {
         "policy": policy, "orders": len(batch), "lines": int(len(orders)),
         "rejected_rows": int(len(rejects.to_frame())),
