@@ -28,10 +28,10 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
-import pandas as pd
 
 from benchmarks.common import OUT, REPO, write_section
 from src import outputs
+from src.routing.snapshot import has_snapshot, read_snapshot
 from src.serve.process import start, stop, wait_ready
 
 LEVELS = (1, 8, 32)
@@ -108,9 +108,10 @@ def payloads(paths: dict) -> dict[str, list[dict]]:
     echo = [{"customer_id": c, "k": 10} for c in known]
     out = {"echo": echo, "recommend": rec, "reorder_suggestions": sugg}
     snap = outputs.path(paths, "routing_snapshot")
-    if (snap / "routing.json").exists():  # POST /route: orders of 1-3 lines to random zones
-        route_skus = json.loads((snap / "routing.json").read_text())["skus"]
-        zones = pd.read_parquet(snap / "zones.parquet")["zone"].astype(str).tolist()
+    if has_snapshot(snap):  # POST /route: orders of 1-3 lines to random zones
+        snapshot = read_snapshot(snap)
+        route_skus = snapshot.skus
+        zones = snapshot.network.zones["zone"].astype(str).tolist()
         out["route"] = [{"order_id": "bench", "zone": rng.choice(zones),
                          "skus": rng.sample(route_skus, rng.randint(1, 3))} for _ in range(500)]  # fmt: skip
     return out

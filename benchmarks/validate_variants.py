@@ -27,8 +27,8 @@ import pandas as pd
 
 from benchmarks.common import DAILY, OUT, REPO, our_models, validation_spec
 from src.forecast.backtest import BacktestSpec, backtest
+from src.outputs.catalogue import git_commit
 from src.tracking import configure
-from src.tracking.runs import git_commit
 
 log = logging.getLogger("validate_variants")
 EXPERIMENT = "forecast-validation"

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import shutil
+import string
 import subprocess
 import tempfile
 import uuid
@@ -65,8 +66,6 @@ class Output:
 
     @property
     def params(self) -> tuple[str, ...]:
-        import string
-
         return tuple(f for _, f, _, _ in string.Formatter().parse(self.file) if f)
 
 
@@ -296,12 +295,19 @@ def validate_stored(paths: Mapping, name: str, **params) -> list[str]:
 # --- writing ------------------------------------------------------------------------------
 
 
-def _commit() -> str | None:
+def git_commit() -> str:
+    """The code's commit (``-dirty`` with uncommitted changes): with runs and outputs alike."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=5, check=True).stdout.strip() or None  # fmt: skip
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        commit = out.stdout.strip() or "unknown"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
+        )
+        return commit + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
-        return None
+        return "unknown"
 
 
 def stamp(name: str, lineage: Mapping | None) -> dict:
@@ -311,7 +317,7 @@ def stamp(name: str, lineage: Mapping | None) -> dict:
         "output": name,
         "version": uuid.uuid4().hex[:12],
         "written": pd.Timestamp.now("UTC").isoformat(),
-        "commit": _commit(),
+        "commit": git_commit(),
         **{k: v for k, v in (lineage or {}).items() if v is not None},
     }
 

@@ -35,6 +35,11 @@ def write_snapshot(folder: Path, network: Network, skus, avail: np.ndarray, dual
     np.save(folder / "duals.npy", duals if duals is not None else np.zeros_like(avail))
 
 
+def has_snapshot(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a routing snapshot (its metadata file)."""
+    return (Path(folder) / "routing.json").is_file()
+
+
 def read_snapshot(folder: str | Path) -> Snapshot:
     folder = Path(folder)
     meta = json.loads((folder / "routing.json").read_text())

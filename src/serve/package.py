@@ -36,6 +36,7 @@ from src.features.tables import fingerprint, table_files
 from src.inventory.stock import read_inventory
 from src.recsys.base import Recommender
 from src.recsys.rules import allowed_items
+from src.routing.snapshot import has_snapshot
 from src.tracking import CHAMPION
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def planner_bundle(dst: Path, model_dir: Path, paths: Mapping, level: str, netwo
     shutil.copy(model_dir / "artifacts" / "forecast.parquet", dst / "forecast.parquet")
     as_of = str(pd.Timestamp(s["as_of"].iloc[0]).date()) if len(s) and "as_of" in s else None
     snapshot = outputs.path(paths, "routing_snapshot")
-    routing = (snapshot / "routing.json").exists()
+    routing = has_snapshot(snapshot)
     if routing:
         shutil.copytree(snapshot, dst / "routing")
     return {"plan_as_of": as_of, "level": level, "network_location": network, "plan_rows": len(s),

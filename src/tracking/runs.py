@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import subprocess
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +24,8 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 from filelock import FileLock
+
+from src.outputs.catalogue import git_commit
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +75,6 @@ def pinned_requirements(packages) -> list[str]:
         except metadata.PackageNotFoundError:
             continue
     return out
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-        commit = out.stdout.strip() or "unknown"
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10
-        )
-        return commit + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def flatten(d: Mapping, prefix: str = "") -> dict[str, object]:
